@@ -1,0 +1,51 @@
+# Every target sets up .venv on first use; later runs reuse it (a stamp file tracks pyproject.toml).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KERNEL := llm-prod-kit
+MOCK_LLM_PORT ?= 8000
+export MOCK_LLM_PORT
+
+.PHONY: setup lab mock test lint format data report bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "LLM production kit" >/dev/null
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/python scripts/lab.py
+
+mock: $(STAMP)
+	$(BIN)/python -m mock_llm --port $(MOCK_LLM_PORT)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+data: $(STAMP)
+	$(BIN)/python data/make_data.py
+
+report: $(STAMP)
+	$(BIN)/python -m mock_llm.report --write
+
+bench: $(STAMP)
+	$(BIN)/python bench/mock_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

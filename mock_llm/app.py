@@ -1,0 +1,116 @@
+"""Builds the mock's FastAPI application. Nothing runs at import time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import __version__
+from .errors import OpenAIError, install_handlers
+from .responses import ConnectionCut
+from .routes import chat, completions, control, embeddings, models
+from .settings import Settings
+from .state import MockState
+
+
+class BodySizeLimit:
+    """Refuses bodies over the limit with OpenAI's 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._reject(send)
+                return
+        seen = 0
+        too_large = False
+        rejected = False
+
+        async def limited() -> Message:
+            nonlocal seen, too_large
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                too_large = True
+                raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # The framework turns a failed body read into its own 400; answer 413 instead.
+            nonlocal rejected
+            if not too_large:
+                await send(message)
+            elif not rejected:
+                rejected = True
+                await self._reject(send)
+
+        try:
+            await self.app(scope, limited, guarded_send)
+        except _TooLarge:
+            if not rejected:
+                await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        error = OpenAIError(
+            413, f"Request body too large: the limit is {self.max_bytes} bytes.", code="request_too_large"
+        )
+        body = json.dumps(error.body()).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class HideInjectedCuts(logging.Filter):
+    """Drops the server's error log for connections the `truncated` fault cut on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionCut)
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """A mock server application; each call has its own ledger, faults and limits."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="mock_llm",
+        version=__version__,
+        description="An OpenAI-compatible mock LLM for offline workshops: deterministic answers, "
+        "prices, latency and fault injection.",
+    )
+    app.state.mock = MockState(settings, clock=clock)
+    install_handlers(app)
+    for router in (
+        chat.router,
+        completions.router,
+        embeddings.router,
+        models.router,
+        control.health_router,
+        control.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for name in ("uvicorn.error", "uvicorn"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, HideInjectedCuts) for f in logger.filters):
+            logger.addFilter(HideInjectedCuts())
+    return app

@@ -1,0 +1,142 @@
+"""Errors in OpenAI's wire shape, so the official SDK raises its own exception classes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_exceeded",
+    500: "server_error",
+    503: "service_unavailable",
+    504: "server_error",
+}
+
+
+class OpenAIError(Exception):
+    """An error the mock answers with ``{"error": {message, type, param, code}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type or ERROR_TYPES.get(status, "api_error")
+        self.param = param
+        self.code = code
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self, extra_headers: Mapping[str, str] | None = None) -> Response:
+        headers = {**self.headers, **(extra_headers or {})}
+        return Response(
+            json.dumps(self.body()), status_code=self.status, headers=headers, media_type="application/json"
+        )
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "dict", "list", "none", "json-or-python"}
+
+
+def _param_of(loc: tuple[Any, ...]) -> str | None:
+    """``("body", "messages", 0, "content", "constrained-str")`` -> ``messages[0].content``.
+
+    Pydantic puts the union member it tried into the location; those tags are dropped.
+    """
+    parts = [str(p) for p in loc if p != "body" and not _is_type_tag(p)]
+    if not parts:
+        return None
+    out = parts[0]
+    for part in parts[1:]:
+        out += f"[{part}]" if part.isdigit() else f".{part}"
+    return out
+
+
+def _is_type_tag(part: object) -> bool:
+    if not isinstance(part, str):
+        return False
+    return part in _TYPE_TAGS or "[" in part or "-" in part or part[:1].isupper()
+
+
+def validation_error(exc: RequestValidationError) -> OpenAIError:
+    """Turn FastAPI's 422 into OpenAI's 400, naming the first offending field."""
+    errors = list(exc.errors())
+    first = errors[0] if errors else {"loc": (), "msg": "Invalid request", "type": "value_error"}
+    kind = first.get("type", "")
+    if kind in {"json_invalid", "model_attributes_type"} and _param_of(tuple(first.get("loc", ()))) is None:
+        return OpenAIError(
+            400,
+            "We could not parse the JSON body of your request. The API expects a JSON object "
+            "with the request's parameters.",
+            code="invalid_json" if kind == "json_invalid" else "invalid_body",
+        )
+    param = _param_of(tuple(first.get("loc", ())))
+    if kind == "missing":
+        message = f"Missing required parameter: '{param}'."
+        code = "missing_required_parameter"
+    else:
+        shown = first.get("input")
+        try:
+            shown_text = json.dumps(shown)
+        except (TypeError, ValueError):
+            shown_text = repr(shown)
+        if len(shown_text) > 80:
+            shown_text = shown_text[:77] + "..."
+        message = f"Invalid value for '{param}': {first.get('msg', 'invalid')} (got {shown_text})."
+        code = "invalid_value" if kind != "extra_forbidden" else "unknown_parameter"
+    if len(errors) > 1:
+        message += f" {len(errors) - 1} more problem(s) in the body."
+    return OpenAIError(400, message, param=param, code=code)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Every error leaves the server in OpenAI's shape, never as a traceback."""
+
+    def request_id(request: Request) -> dict[str, str]:
+        state = getattr(request.app.state, "mock", None)
+        return {"x-request-id": f"req_{state.next_id()}"} if state is not None else {}
+
+    @app.exception_handler(OpenAIError)
+    async def _openai_error(request: Request, exc: OpenAIError) -> Response:
+        return exc.response(request_id(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return validation_error(exc).response(request_id(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            message = f"Invalid URL ({request.method} {request.url.path})"
+        elif exc.status_code == 405:
+            message = f"Method {request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return OpenAIError(exc.status_code, message, headers=exc.headers).response(request_id(request))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> Response:  # pragma: no cover - defence in depth
+        return OpenAIError(500, "The mock server had an internal error; see its log.", type="server_error").response()

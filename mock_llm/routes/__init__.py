@@ -1,0 +1,1 @@
+"""HTTP routes of the mock, one module per area."""

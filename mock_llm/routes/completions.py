@@ -1,0 +1,103 @@
+"""``POST /v1/completions``: the legacy endpoint, so the handout's "before" code runs."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ..responses import EventStream, json_response, sse
+from ..schemas import CompletionRequest
+from ..state import MockState
+from ..tokens import count_tokens, tokenize
+from .generation import Choice, base_headers, bill, context_check, generate, quote, stream_events
+
+router = APIRouter(prefix="/v1", tags=["completions"])
+
+
+@router.post("/completions")
+async def create_completion(body: CompletionRequest, request: Request) -> Response:
+    """Creates a completion for the provided prompt (legacy)."""
+    started = time.perf_counter()
+    state: MockState = request.app.state.mock
+    spec = state.model(body.model, ("completion",), "/v1/completions")
+    prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+    prompt_tokens = sum(count_tokens(p) for p in prompts)
+    limit = body.max_tokens
+    context_check(spec, max(count_tokens(p) for p in prompts), limit, "prompt")
+    fault = state.choose_fault(request)
+    extra = await state.before_answer(spec, fault, prompt_tokens + (limit or 0) * len(prompts), body.stream)
+    # Legacy models continue the prompt, so the answer starts with a space.
+    choices = [
+        generate(state, spec, "", prompt, limit, False, fault, prefix=" ") for prompt in prompts for _ in range(body.n)
+    ]
+    usage = bill(state, spec, prompt_tokens, choices)
+    created = int(time.time())
+    completion_id = f"cmpl-{state.next_id()}"
+
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        head = (
+            f'{{"id":"{completion_id}","object":"text_completion","created":{created},'
+            f'"model":{quote(spec.id)},"choices":['
+        )
+
+        def chunk(index: int, text: str | None, finish: str | None, first: bool) -> bytes:
+            if first:
+                return b""
+            reason = "null" if finish is None else f'"{finish}"'
+            return (
+                f'data: {head}{{"text":{quote(text or "")},"index":{index},"logprobs":null,'
+                f'"finish_reason":{reason}}}]}}\n\n'
+            ).encode()
+
+        def usage_chunk(u: dict[str, int]) -> bytes:
+            return sse(
+                {
+                    "id": completion_id,
+                    "object": "text_completion",
+                    "created": created,
+                    "model": spec.id,
+                    "choices": [],
+                    "usage": u,
+                }
+            )
+
+        events = stream_events(state, spec, choices, fault, chunk, usage if include_usage else None, usage_chunk)
+        return EventStream(events, base_headers(state, started, extra))
+
+    await state.wait(spec, max(c.tokens for c in choices))
+    payload = {
+        "id": completion_id,
+        "object": "text_completion",
+        "created": created,
+        "model": spec.id,
+        "choices": []
+        if fault is not None and fault.kind == "empty"
+        else [_choice(i, c, body.logprobs, prompts[i // body.n] if body.echo else "") for i, c in enumerate(choices)],
+        "usage": usage,
+    }
+    return json_response(payload, base_headers(state, started, extra), fault)
+
+
+def _choice(index: int, choice: Choice, logprobs: int | None, echo: str) -> dict[str, object]:
+    lp = None
+    if logprobs is not None:
+        tokens = list(tokenize(choice.text))
+        top: list[dict[str, float]] = []
+        token_lps: list[float] = []
+        for i, token in enumerate(tokens):
+            if i == 0 and choice.sentiment is not None:
+                ranked = sorted(choice.sentiment.logprobs().items(), key=lambda kv: -kv[1])
+                token_lps.append(ranked[0][1])
+                top.append({" " + label: value for label, value in ranked[: max(1, logprobs)]})
+            else:
+                token_lps.append(-0.01)
+                top.append({token: -0.01})
+        offsets, pos = [], len(echo)
+        for token in tokens:
+            offsets.append(pos)
+            pos += len(token)
+        lp = {"tokens": tokens, "token_logprobs": token_lps, "top_logprobs": top, "text_offset": offsets}
+    return {"text": echo + choice.text, "index": index, "logprobs": lp, "finish_reason": choice.finish_reason}

@@ -1,0 +1,175 @@
+"""Shared by the chat and legacy completion routes: answer, count, bill, stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from ..answers import Sentiment, answer
+from ..catalogue import ModelSpec
+from ..errors import OpenAIError
+from ..faults import MAX_HANG, Fault, corrupt
+from ..responses import SSE_DONE, ConnectionCut, dumps
+from ..state import MockState
+from ..tokens import count_tokens, tokenize, truncate
+
+FLUSH_EVERY = 16  # events per write when no delay separates them
+
+
+@dataclass
+class Choice:
+    text: str
+    finish_reason: str
+    tokens: int
+    sentiment: Sentiment | None
+
+
+def context_check(spec: ModelSpec, prompt_tokens: int, limit: int | None, param: str) -> None:
+    requested = prompt_tokens + (limit or 0)
+    if requested > spec.context_window:
+        raise OpenAIError(
+            400,
+            f"This model's maximum context length is {spec.context_window} tokens. However, you requested "
+            f"{requested} tokens ({prompt_tokens} in the {param}, {limit or 0} in the completion). "
+            f"Please reduce the length of the {param} or completion.",
+            param=param,
+            code="context_length_exceeded",
+        )
+
+
+def generate(
+    state: MockState,
+    spec: ModelSpec,
+    system: str,
+    user: str,
+    limit: int | None,
+    want_json: bool,
+    fault: Fault | None,
+    prefix: str = "",
+) -> Choice:
+    text, sentiment = answer(system, user, spec.id, spec.quality_tier, state.seed, want_json)
+    text = prefix + text
+    finish = "stop"
+    if limit is not None:
+        text, cut = truncate(text, limit)
+        finish = "length" if cut else "stop"
+    tokens = count_tokens(text)
+    if fault is not None and fault.kind == "corrupted":
+        text = corrupt(text)
+    return Choice(text, finish, tokens, sentiment)
+
+
+def bill(state: MockState, spec: ModelSpec, prompt_tokens: int, choices: list[Choice]) -> dict[str, int]:
+    completion = sum(c.tokens for c in choices)
+    state.ledger.record(spec, prompt_tokens, completion)
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
+
+
+def base_headers(state: MockState, started: float, extra: dict[str, str]) -> dict[str, str]:
+    return {
+        "x-request-id": f"req_{state.next_id()}",
+        "openai-processing-ms": str(max(0, round((time.perf_counter() - started) * 1000))),
+        **extra,
+    }
+
+
+def token_logprobs(choice: Choice, top: int) -> list[dict[str, object]]:
+    """Chat-style logprobs: the label token carries the classifier's confidence."""
+    out: list[dict[str, object]] = []
+    for i, token in enumerate(tokenize(choice.text)):
+        if i == 0 and choice.sentiment is not None and token.strip() == choice.sentiment.label:
+            ranked = sorted(choice.sentiment.logprobs().items(), key=lambda kv: -kv[1])
+            logprob = ranked[0][1]
+            alternatives = ranked[:top]
+        else:
+            logprob = -0.01
+            alternatives = [(token, logprob)][:top]
+        out.append(
+            {
+                "token": token,
+                "logprob": logprob,
+                "bytes": list(token.encode()),
+                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alternatives],
+            }
+        )
+    return out
+
+
+async def stream_events(
+    state: MockState,
+    spec: ModelSpec,
+    choices: list[Choice],
+    fault: Fault | None,
+    make_chunk: Callable[[int, str | None, str | None, bool], bytes],
+    usage: dict[str, int] | None,
+    usage_chunk: Callable[[dict[str, int]], bytes],
+) -> AsyncIterator[bytes]:
+    """Events for a streamed answer, with mid-stream faults applied.
+
+    ``make_chunk(index, text, finish_reason, first)`` renders one chunk.
+    """
+    kind = fault.kind if fault else None
+    delay = min(fault.delay, MAX_HANG) if kind == "slow_stream" and fault else 0.0
+    paced = state.settings.latency > 0 or delay > 0
+    pending: list[bytes] = []
+    await state.wait(spec, 0, first_token_only=True)
+    for choice_index, choice in enumerate(choices):
+        pending.append(make_chunk(choice_index, None, None, True))
+        pieces = tokenize(choice.text)
+        half = len(pieces) // 2
+        for i, piece in enumerate(pieces):
+            if i == half and choice_index == 0 and kind in {"truncated", "stream_error", "malformed_json"}:
+                if kind == "truncated":
+                    yield b"".join(pending)
+                    raise ConnectionCut("stream cut (injected fault)")
+                if kind == "stream_error":
+                    pending.append(
+                        b"data: "
+                        + dumps(
+                            {
+                                "error": {
+                                    "message": "The server had an error while streaming (injected fault).",
+                                    "type": "server_error",
+                                    "param": None,
+                                    "code": None,
+                                }
+                            }
+                        )
+                        + b"\n\n"
+                    )
+                else:
+                    pending.append(b'data: {"id":"chatcmpl-broken","choices":[{"delta":{"content":"\n\n')
+                yield b"".join(pending)
+                return
+            pending.append(make_chunk(choice_index, piece, None, False))
+            if paced:
+                yield b"".join(pending)
+                pending.clear()
+                if delay:
+                    await asyncio.sleep(delay)
+                else:
+                    await state.token_gap(spec, 1)
+            elif len(pending) >= FLUSH_EVERY:
+                yield b"".join(pending)
+                pending.clear()
+        if kind == "empty":
+            continue  # no finish_reason, no [DONE]: the stream just stops
+        pending.append(make_chunk(choice_index, None, choice.finish_reason, False))
+    if kind != "empty":
+        if usage is not None:
+            pending.append(usage_chunk(usage))
+        pending.append(SSE_DONE)
+    if pending:
+        yield b"".join(pending)
+
+
+def quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def logprob_value(p: float) -> float:
+    return math.log(max(p, 1e-12))

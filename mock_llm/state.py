@@ -1,0 +1,149 @@
+"""Everything one mock server instance holds: settings, ledger, faults, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from .catalogue import CATALOGUE, ModelKind, ModelSpec
+from .errors import OpenAIError
+from .faults import FAULT_HEADER, MAX_HANG, Fault, FaultInjector
+from .ledger import Ledger
+from .ratelimit import RateLimiter, format_reset
+from .settings import Settings
+
+NOMINAL_RPM = 500  # what an injected 429 reports as the limit when no real limit is set
+
+
+@dataclass
+class MockState:
+    settings: Settings
+    clock: Callable[[], float] = time.monotonic
+    ledger: Ledger = field(default_factory=Ledger)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.faults = FaultInjector(rates=dict(s.faults), seed=s.seed, hang=min(s.hang_seconds, MAX_HANG))
+        self.limiter = RateLimiter(rpm=s.rpm, tpm=s.tpm, clock=self.clock)
+        self._latency_rng = random.Random(s.seed)
+        self._ids = itertools.count(1)
+
+    @property
+    def seed(self) -> int:
+        return self.settings.seed
+
+    def next_id(self) -> str:
+        return f"{next(self._ids):012x}"
+
+    def model(self, model_id: str, kinds: tuple[ModelKind, ...], endpoint: str) -> ModelSpec:
+        spec = CATALOGUE.get(model_id)
+        if spec is None:
+            raise OpenAIError(
+                404,
+                f"The model `{model_id}` does not exist or you do not have access to it.",
+                param="model",
+                code="model_not_found",
+            )
+        if spec.kind not in kinds:
+            raise OpenAIError(
+                404,
+                f"`{model_id}` is a {spec.kind} model and is not supported on {endpoint}.",
+                param="model",
+                code="model_not_supported",
+            )
+        return spec
+
+    def choose_fault(self, request: Request) -> Fault | None:
+        retries = request.headers.get("x-stainless-retry-count", "0")
+        retry_count = int(retries) if retries.isdigit() else 0
+        return self.faults.choose(request.headers.get(FAULT_HEADER), retry_count)
+
+    def latency_factor(self) -> float:
+        return self._latency_rng.lognormvariate(0.0, 1.0)
+
+    async def wait(self, spec: ModelSpec, output_tokens: int, *, first_token_only: bool = False) -> None:
+        """Sleep (without blocking the loop) for a sampled response time of ``spec``."""
+        scale = self.settings.latency
+        if scale <= 0:
+            return
+        profile = spec.latency
+        factor = self._latency_rng.lognormvariate(-(profile.sigma**2) / 2, profile.sigma)
+        millis = profile.ttft_ms + (0 if first_token_only else profile.per_token_ms * output_tokens)
+        await asyncio.sleep(millis * factor * scale / 1000)
+
+    async def token_gap(self, spec: ModelSpec, tokens: int) -> None:
+        scale = self.settings.latency
+        if scale > 0 and spec.latency.per_token_ms > 0:
+            await asyncio.sleep(spec.latency.per_token_ms * tokens * scale / 1000)
+
+    async def before_answer(self, spec: ModelSpec, fault: Fault | None, tokens: int, stream: bool) -> dict[str, str]:
+        """Apply limits and status-code faults; return the rate-limit headers for a success."""
+        if fault is not None:
+            await self._status_fault(fault, stream)
+        headers: dict[str, str] = {}
+        if self.limiter.enabled:
+            verdict = self.limiter.check(spec.id, tokens)
+            if not verdict.allowed:
+                self.ledger.record_rejected()
+                raise OpenAIError(
+                    429,
+                    f"Rate limit reached for {spec.id}: limit {self.limiter.rpm or '-'} requests and "
+                    f"{self.limiter.tpm or '-'} tokens per minute. Please try again in "
+                    f"{format_reset(verdict.retry_after)}.",
+                    type="requests",
+                    code="rate_limit_exceeded",
+                    headers={**verdict.headers, "retry-after": str(max(1, round(verdict.retry_after)))},
+                )
+            headers = verdict.headers
+        return headers
+
+    async def _status_fault(self, fault: Fault, stream: bool) -> None:
+        extra: dict[str, str] = {}
+        if fault.should_retry is not None:
+            extra["x-should-retry"] = "true" if fault.should_retry else "false"
+        if fault.retry_after is not None:
+            extra["retry-after"] = f"{fault.retry_after:g}"
+        if fault.retry_after_ms is not None:
+            extra["retry-after-ms"] = f"{fault.retry_after_ms:g}"
+        kind = fault.kind
+        if kind == "rate_limit":
+            self.ledger.record_rejected()
+            retry_after = fault.retry_after if fault.retry_after is not None else 1.0
+            extra |= {
+                "retry-after": f"{retry_after:g}",
+                "x-ratelimit-limit-requests": str(self.limiter.rpm or NOMINAL_RPM),
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": format_reset(retry_after),
+            }
+            raise OpenAIError(
+                429,
+                "Rate limit reached (injected by the mock's fault `rate_limit`).",
+                type="requests",
+                code="rate_limit_exceeded",
+                headers=extra,
+            )
+        if kind == "server_error" or (kind == "stream_error" and not stream):
+            raise OpenAIError(
+                500,
+                "The server had an error while processing your request (injected fault).",
+                type="server_error",
+                headers=extra,
+            )
+        if kind == "unavailable":
+            raise OpenAIError(
+                503,
+                "The engine is currently overloaded, please try again later (injected fault).",
+                type="service_unavailable",
+                code="service_unavailable",
+                headers=extra,
+            )
+        if kind == "timeout":
+            await asyncio.sleep(min(fault.hang, MAX_HANG))
+        if kind == "slow_stream" and not stream:
+            await asyncio.sleep(min(fault.delay, MAX_HANG))
