@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 import uvicorn
@@ -64,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(seed {settings.seed}, latency x{settings.latency:g}, faults: {faults}); Ctrl-C stops it.",
         flush=True,
     )
-    uvicorn.Server(uvicorn_config(settings, args.log_level)).run()
+    server = uvicorn.Server(uvicorn_config(settings, args.log_level))
+    # Everything imported so far lives as long as the process: keep it out of the garbage
+    # collector's scans, which otherwise grow with the import graph (openai, numpy).
+    gc.collect()
+    gc.freeze()
+    server.run()
     return 0
 
 

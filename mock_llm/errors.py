@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -81,12 +81,14 @@ def _is_type_tag(part: object) -> bool:
     return part in _TYPE_TAGS or "[" in part or "-" in part or part[:1].isupper()
 
 
-def validation_error(exc: RequestValidationError) -> OpenAIError:
-    """Turn FastAPI's 422 into OpenAI's 400, naming the first offending field."""
-    errors = list(exc.errors())
+def validation_error(errors: Sequence[Mapping[str, Any]]) -> OpenAIError:
+    """Turn Pydantic's (or FastAPI's 422) errors into OpenAI's 400, naming the first offending field."""
     first = errors[0] if errors else {"loc": (), "msg": "Invalid request", "type": "value_error"}
     kind = first.get("type", "")
-    if kind in {"json_invalid", "model_attributes_type"} and _param_of(tuple(first.get("loc", ()))) is None:
+    if (
+        kind in {"json_invalid", "json_type", "model_type", "model_attributes_type"}
+        and _param_of(tuple(first.get("loc", ()))) is None
+    ):
         return OpenAIError(
             400,
             "We could not parse the JSON body of your request. The API expects a JSON object "
@@ -125,7 +127,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return validation_error(exc).response(request_id(request))
+        return validation_error(list(exc.errors())).response(request_id(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -25,8 +25,11 @@ class ConnectionCut(httpx2.RemoteProtocolError):
     """
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def _raw_headers(headers: Mapping[str, str], content_type: str, length: int | None) -> list[tuple[bytes, bytes]]:
@@ -58,14 +61,29 @@ class CutResponse(Response):
         raise ConnectionCut("truncated body (injected fault)")
 
 
+class JSONBytes(Response):
+    """A 200 with a ready JSON body; skips Starlette's per-response header parsing."""
+
+    def __init__(self, body: bytes, headers: Mapping[str, str]) -> None:
+        self.status_code = 200
+        self.body = body
+        self.raw = _raw_headers(headers, JSON_TYPE, len(body))
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw})
+        await send({"type": "http.response.body", "body": self.body})
+
+
 def json_response(body: object, headers: Mapping[str, str], fault: Fault | None) -> Response:
-    data = dumps(body)
+    """A 200 JSON answer (``body`` may be pre-serialised bytes), mangled as the fault says."""
+    data = body if isinstance(body, bytes) else dumps(body)
     if fault is not None:
         if fault.kind == "malformed_json":
             data = data[: len(data) // 2] + _MALFORMED_TAIL
         elif fault.kind == "truncated":
             return CutResponse(data, headers)
-    return Response(data, status_code=200, headers=dict(headers), media_type=JSON_TYPE)
+    return JSONBytes(data, headers)
 
 
 def sse(obj: object) -> bytes:

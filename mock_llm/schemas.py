@@ -6,9 +6,12 @@ mock has no use for; the fields it uses are validated as strictly as OpenAI does
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from starlette.requests import Request
+
+from .errors import validation_error
 
 MAX_STR = 2_000_000  # characters in one field; whole bodies are capped by the size guard
 
@@ -101,5 +104,28 @@ class EmbeddingRequest(_Body):
     user: StrictStr | None = None
 
 
-def as_dict(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(exclude_none=True)
+BodyT = TypeVar("BodyT", bound=BaseModel)
+BODIES: tuple[type[BaseModel], ...] = (ChatCompletionRequest, CompletionRequest, EmbeddingRequest)
+
+
+async def parse_body(request: Request, model: type[BodyT]) -> BodyT:
+    """Validate the raw JSON body with Pydantic's own parser.
+
+    Routes read their bodies this way instead of declaring a body parameter: FastAPI's
+    body dependency costs ~20 us a request (bench/), a fifth of the mock's budget. The
+    schema still reaches the OpenAPI document through :func:`body_schema`.
+    """
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise validation_error(exc.errors(include_url=False)) from None
+
+
+def openapi_components() -> dict[str, Any]:
+    """The request models' schemas, for the OpenAPI document's components."""
+    out: dict[str, Any] = {}
+    for model in BODIES:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out

@@ -18,6 +18,8 @@ from .ledger import Ledger
 from .ratelimit import RateLimiter, format_reset
 from .settings import Settings
 
+FAULT_HEADER_BYTES = FAULT_HEADER.encode()
+RETRY_COUNT_HEADER = b"x-stainless-retry-count"  # sent by the official SDKs on every attempt
 NOMINAL_RPM = 500  # what an injected 429 reports as the limit when no real limit is set
 
 
@@ -60,9 +62,14 @@ class MockState:
         return spec
 
     def choose_fault(self, request: Request) -> Fault | None:
-        retries = request.headers.get("x-stainless-retry-count", "0")
-        retry_count = int(retries) if retries.isdigit() else 0
-        return self.faults.choose(request.headers.get(FAULT_HEADER), retry_count)
+        header: str | None = None
+        retry_count = 0
+        for name, value in request.scope["headers"]:  # one pass over the raw headers
+            if name == FAULT_HEADER_BYTES:
+                header = value.decode("latin-1")
+            elif name == RETRY_COUNT_HEADER and value.isdigit():
+                retry_count = int(value)
+        return self.faults.choose(header, retry_count)
 
     def latency_factor(self) -> float:
         return self._latency_rng.lognormvariate(0.0, 1.0)

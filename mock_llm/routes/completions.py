@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..responses import EventStream, json_response, sse
-from ..schemas import CompletionRequest
+from ..schemas import CompletionRequest, parse_body
 from ..state import MockState
 from ..tokens import count_tokens, tokenize
+from . import BodyRoute
 from .generation import Choice, base_headers, bill, context_check, generate, quote, stream_events
 
-router = APIRouter(prefix="/v1", tags=["completions"])
 
-
-@router.post("/completions")
-async def create_completion(body: CompletionRequest, request: Request) -> Response:
+async def create_completion(request: Request) -> Response:
     """Creates a completion for the provided prompt (legacy)."""
+    body = await parse_body(request, CompletionRequest)
     started = time.perf_counter()
     state: MockState = request.app.state.mock
     spec = state.model(body.model, ("completion",), "/v1/completions")
@@ -101,3 +100,6 @@ def _choice(index: int, choice: Choice, logprobs: int | None, echo: str) -> dict
             pos += len(token)
         lp = {"tokens": tokens, "token_logprobs": token_lps, "top_logprobs": top, "text_offset": offsets}
     return {"text": echo + choice.text, "index": index, "logprobs": lp, "finish_reason": choice.finish_reason}
+
+
+route = BodyRoute("/v1/completions", create_completion, CompletionRequest, "completions")

@@ -6,19 +6,18 @@ import base64
 import time
 
 import numpy as np
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..embeddings import embed
 from ..errors import OpenAIError
 from ..faults import corrupt
 from ..responses import json_response
-from ..schemas import EmbeddingRequest
+from ..schemas import EmbeddingRequest, parse_body
 from ..state import MockState
 from ..tokens import count_tokens
+from . import BodyRoute
 from .generation import base_headers
-
-router = APIRouter(prefix="/v1", tags=["embeddings"])
 
 
 def _texts(body: EmbeddingRequest) -> list[str]:
@@ -43,9 +42,9 @@ def _texts(body: EmbeddingRequest) -> list[str]:
     return items
 
 
-@router.post("/embeddings")
-async def create_embeddings(body: EmbeddingRequest, request: Request) -> Response:
+async def create_embeddings(request: Request) -> Response:
     """Creates embedding vectors representing the input text."""
+    body = await parse_body(request, EmbeddingRequest)
     started = time.perf_counter()
     state: MockState = request.app.state.mock
     spec = state.model(body.model, ("embedding",), "/v1/embeddings")
@@ -93,3 +92,6 @@ async def create_embeddings(body: EmbeddingRequest, request: Request) -> Respons
         "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
     }
     return json_response(payload, base_headers(state, started, extra), fault)
+
+
+route = BodyRoute("/v1/embeddings", create_embeddings, EmbeddingRequest, "embeddings")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..answers import Sentiment, answer
 from ..catalogue import ModelSpec
@@ -20,7 +20,7 @@ from ..tokens import count_tokens, tokenize, truncate
 FLUSH_EVERY = 16  # events per write when no delay separates them
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Choice:
     text: str
     finish_reason: str
@@ -51,16 +51,25 @@ def generate(
     fault: Fault | None,
     prefix: str = "",
 ) -> Choice:
-    text, sentiment = answer(system, user, spec.id, spec.quality_tier, state.seed, want_json)
+    choice = _generate(state.seed, spec.id, spec.quality_tier, system, user, limit, want_json, prefix)
+    if fault is not None and fault.kind == "corrupted":
+        return Choice(corrupt(choice.text), choice.finish_reason, choice.tokens, choice.sentiment)
+    return choice
+
+
+@lru_cache(maxsize=8192)
+def _generate(
+    seed: int, model: str, tier: int, system: str, user: str, limit: int | None, want_json: bool, prefix: str
+) -> Choice:
+    # Answers are pure functions of these arguments, so repeated prompts (load tests, the
+    # cache labs) skip the work; the cache is bounded.
+    text, sentiment = answer(system, user, model, tier, seed, want_json)
     text = prefix + text
     finish = "stop"
     if limit is not None:
         text, cut = truncate(text, limit)
         finish = "length" if cut else "stop"
-    tokens = count_tokens(text)
-    if fault is not None and fault.kind == "corrupted":
-        text = corrupt(text)
-    return Choice(text, finish, tokens, sentiment)
+    return Choice(text, finish, count_tokens(text), sentiment)
 
 
 def bill(state: MockState, spec: ModelSpec, prompt_tokens: int, choices: list[Choice]) -> dict[str, int]:
@@ -169,7 +178,3 @@ async def stream_events(
 
 def quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
-
-
-def logprob_value(p: float) -> float:
-    return math.log(max(p, 1e-12))

@@ -1,0 +1,175 @@
+"""Throughput of the mock LLM against a bare FastAPI ceiling, measured in one run.
+
+    python bench/mock_throughput.py [--duration 8] [--rounds 3] [--connections 64]
+
+Each server runs as `make mock` runs it (one uvicorn process, latency simulation off),
+pinned to CPU 0; wrk drives it from CPU 1 over loopback. Rounds alternate between the
+servers so drift on a shared machine hits all of them alike; the report gives medians
+and each scenario's ratio to the ceiling measured in the same run. Needs wrk
+(`apt-get install wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "What are your support hours?"
+CHAT = {"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": QUESTION}]}
+STREAM = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+
+LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [[%s]]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *argv] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else argv
+
+
+def start(argv: list[str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(pinned(0, argv), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {argv}") from None
+            time.sleep(0.05)
+
+
+def check(port: int, body: dict[str, object]) -> None:
+    """The scenario must answer 200 before it is timed."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        assert resp.status == 200, resp.status
+        resp.read()
+
+
+def wrk(port: int, body: dict[str, object], seconds: int, connections: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(LUA % json.dumps(body))
+        script = fh.name
+    try:
+        out = subprocess.run(
+            pinned(
+                1,
+                [
+                    "wrk",
+                    "-t1",
+                    f"-c{connections}",
+                    f"-d{seconds}s",
+                    "--latency",
+                    "-s",
+                    script,
+                    f"http://127.0.0.1:{port}/v1/chat/completions",
+                ],
+            ),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 30,
+        ).stdout
+    finally:
+        os.unlink(script)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps,
+        "p50_ms": _latency(out, "50%"),
+        "p99_ms": _latency(out, "99%"),
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+        "socket_errors": 1.0 if socket_errors else 0.0,
+    }
+
+
+def _latency(out: str, label: str) -> float:
+    match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
+    assert match, out
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    python = sys.executable
+    bare_port, floor_port, mock_port = free_port(), free_port(), free_port()
+    uvicorn_flags = ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
+    servers = [
+        start([python, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *uvicorn_flags], bare_port),
+        start(
+            [python, "-m", "uvicorn", "bench.bare_app:starlette_app", "--port", str(floor_port), *uvicorn_flags],
+            floor_port,
+        ),
+        start([python, "-m", "mock_llm", "--port", str(mock_port), "--latency", "off"], mock_port),
+    ]
+    scenarios = [
+        ("bare FastAPI, fixed JSON (ceiling)", bare_port, CHAT),
+        ("mock chat completion", mock_port, CHAT),
+        ("mock chat completion, stream=true", mock_port, STREAM),
+        ("reference: bare Starlette route", floor_port, CHAT),
+    ]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in scenarios}
+    try:
+        for _, port, body in scenarios:
+            check(port, body)
+            wrk(port, body, 2, args.connections)  # warm-up
+        for _ in range(args.rounds):
+            for name, port, body in scenarios:
+                results[name].append(wrk(port, body, args.duration, args.connections))
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.wait(timeout=10)
+    ceiling = statistics.median(r["rps"] for r in results[scenarios[0][0]])
+    print(
+        f"\nmock_llm throughput: one uvicorn process pinned to CPU 0, wrk on CPU 1, {args.connections} connections, "
+        f"{args.rounds} x {args.duration}s rounds, medians\n"
+    )
+    print(f"{'scenario':40} {'req/s':>9} {'vs ceiling':>11} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, _, _ in scenarios:
+        runs = results[name]
+        rps = statistics.median(r["rps"] for r in runs)
+        print(
+            f"{name:40} {rps:9.0f} {rps / ceiling:10.0%} {statistics.median(r['p50_ms'] for r in runs):8.2f} "
+            f"{statistics.median(r['p99_ms'] for r in runs):8.2f} {sum(r['non_2xx'] for r in runs):8.0f}"
+        )
+    print("\nrerun: python bench/mock_throughput.py" + (f" --duration {args.duration}" if args.duration != 8 else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
