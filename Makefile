@@ -8,7 +8,7 @@ KERNEL := llm-prod-kit
 MOCK_LLM_PORT ?= 8000
 export MOCK_LLM_PORT
 
-.PHONY: setup lab mock test lint format data report bench clean
+.PHONY: setup lab mock test check release grade feedback lint format data report bench clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,12 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+check: $(STAMP)
+	$(BIN)/python -m grader check $(if $(LAB),--lab $(LAB)) $(if $(NOTEBOOK),--notebook $(NOTEBOOK))
+
+release: $(STAMP)
+	$(BIN)/python -m grader release
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -46,6 +52,7 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/mock_throughput.py
+	$(BIN)/python bench/grading_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -56,7 +57,7 @@ class Fault:
     retry_after: float | None = None
     retry_after_ms: float | None = None
     should_retry: bool | None = None
-    hang: float = 30.0
+    hang: float | None = None  # None: the server's --hang-seconds
     delay: float = 0.5
 
     def applies(self, retry_count: int) -> bool:
@@ -159,13 +160,25 @@ class FaultInjector:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(self.seed)
+        self._script: deque[Fault | None] = deque()
 
-    def configure(self, rates: dict[str, float] | None = None, seed: int | None = None) -> None:
+    def configure(
+        self, rates: dict[str, float] | None = None, seed: int | None = None, script: list[str | None] | None = None
+    ) -> None:
+        """Set rates and seed (restarting the seeded sequence) and/or a script.
+
+        A script lists the faults of the next requests in order, in the header's syntax
+        (``"rate_limit; retry_after=0.1"``), ``None`` meaning no fault; after it runs out,
+        the rates apply again. Tests use it to make an app's *upstream* calls fail exactly.
+        """
+        parsed = None if script is None else [None if s is None else parse_fault_header(s) for s in script]
         with self._lock:
             if rates is not None:
                 self.rates = dict(rates)
             if seed is not None:
                 self.seed = seed
+            if parsed is not None:
+                self._script = deque(parsed)
             self._rng = random.Random(self.seed)
 
     def choose(self, header: str | None, retry_count: int) -> Fault | None:
@@ -174,12 +187,15 @@ class FaultInjector:
             fault = parse_fault_header(header)
             if not fault.applies(retry_count):
                 return None
+        elif self._script:
+            with self._lock:
+                fault = self._script.popleft() if self._script else None
         elif self.rates:
             with self._lock:
                 draw = self._rng.random()
             for kind, rate in self.rates.items():
                 if draw < rate:
-                    fault = Fault(kind, hang=self.hang)
+                    fault = Fault(kind)
                     break
                 draw -= rate
         if fault is None:
@@ -194,6 +210,7 @@ class FaultInjector:
                 "rates": dict(self.rates),
                 "seed": self.seed,
                 "hang_seconds": self.hang,
+                "script": [f.kind if f else None for f in self._script],
                 "injected": dict(self.injected),
                 "kinds": FAULT_DESCRIPTIONS,
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx2
@@ -12,6 +13,24 @@ from .app import create_app
 from .settings import Settings
 
 BASE_URL = "http://mock-llm.local/v1"
+
+
+class TimedASGITransport(httpx2.ASGITransport):
+    """An ASGI transport that honours the client's read timeout, as a socket would.
+
+    httpx's ASGITransport ignores timeouts, so in process the SDK's ``timeout=`` would do
+    nothing and a hung upstream would hang the test; here it raises ``ReadTimeout``, which
+    the SDK turns into ``APITimeoutError`` exactly as over the network.
+    """
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        timeout = (request.extensions.get("timeout") or {}).get("read")
+        if timeout is None:
+            return await super().handle_async_request(request)
+        try:
+            return await asyncio.wait_for(super().handle_async_request(request), timeout)
+        except TimeoutError:
+            raise httpx2.ReadTimeout(f"no answer within {timeout:g} s", request=request) from None
 
 
 class InProcessMock:
@@ -33,7 +52,7 @@ class InProcessMock:
 
     def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
         """An ``openai.AsyncOpenAI`` whose requests go straight into the app."""
-        transport = httpx2.ASGITransport(app=self.app, client=("127.0.0.1", 50000))
+        transport = TimedASGITransport(app=self.app, client=("127.0.0.1", 50000))
         kwargs.setdefault("api_key", "mock-key")
         kwargs.setdefault("max_retries", 0)
         return openai.AsyncOpenAI(base_url=BASE_URL, http_client=httpx2.AsyncClient(transport=transport), **kwargs)
@@ -59,5 +78,8 @@ class InProcessMock:
     def reset_ledger(self) -> None:
         self.state.ledger.reset()
 
-    def set_faults(self, rates: dict[str, float] | None = None, seed: int | None = None) -> None:
-        self.state.faults.configure(rates, seed)
+    def set_faults(
+        self, rates: dict[str, float] | None = None, seed: int | None = None, script: list[str | None] | None = None
+    ) -> None:
+        """Server-wide fault rates, seed, and/or a script for the next requests (see FaultInjector)."""
+        self.state.faults.configure(rates, seed, script)

@@ -9,7 +9,6 @@ Every figure comes from the same functions the server answers with, at seed 0.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -18,21 +17,16 @@ import numpy as np
 
 from .answers import classify_sentiment, known_answer, sentiment_target
 from .catalogue import CATALOGUE
+from .datasets import load
 from .embeddings import embed
 from .tokens import count_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "data"
 DOC = ROOT / "docs" / "mock_llm.md"
 BEGIN, END = "<!-- report:begin -->", "<!-- report:end -->"
 THRESHOLD = 0.85
 SEED = 0
 HANDOUT_PROMPT = "Classify the sentiment: {text}\n\nSentiment:"
-
-
-def load(name: str) -> list[dict[str, str]]:
-    with open(DATA / name, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def generation_models() -> list[str]:

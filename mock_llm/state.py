@@ -151,6 +151,6 @@ class MockState:
                 headers=extra,
             )
         if kind == "timeout":
-            await asyncio.sleep(min(fault.hang, MAX_HANG))
+            await asyncio.sleep(min(self.faults.hang if fault.hang is None else fault.hang, MAX_HANG))
         if kind == "slow_stream" and not stream:
             await asyncio.sleep(min(fault.delay, MAX_HANG))

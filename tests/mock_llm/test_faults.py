@@ -112,6 +112,32 @@ def test_timeout_is_api_timeout_error(live: BackgroundServer) -> None:
     assert time.monotonic() - started < 3, "the client gives up at its own timeout"
 
 
+@pytest.mark.anyio
+async def test_in_process_client_honours_timeouts(mock: InProcessMock) -> None:
+    """httpx's ASGI transport ignores timeouts; the mock's in-process client does not."""
+    client = mock.async_client(timeout=0.1)
+    started = time.monotonic()
+    with pytest.raises(openai.APITimeoutError):
+        await client.chat.completions.create(
+            model="gpt-4", messages=MESSAGES, extra_headers={"x-mock-fault": "timeout; hang=2"}
+        )
+    assert time.monotonic() - started < 1.5
+
+
+def test_fault_script_applies_in_order(mock: InProcessMock) -> None:
+    """A script makes the next requests fail exactly as listed, then rates (none here) apply."""
+    mock.set_faults(script=["rate_limit; retry_after=2", None, "server_error"])
+    client = mock.client()
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model="gpt-4", messages=MESSAGES)
+    assert info.value.response.headers["retry-after"] == "2"
+    assert client.chat.completions.create(model="gpt-4", messages=MESSAGES).choices
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model="gpt-4", messages=MESSAGES)
+    assert client.chat.completions.create(model="gpt-4", messages=MESSAGES).choices
+    assert mock.state.faults.snapshot()["script"] == []
+
+
 def test_timeout_fault_answers_after_the_hang(mock: InProcessMock) -> None:
     """Bounded: a client patient enough gets the answer."""
     reply = chat(mock.client(), "timeout; hang=0.05")

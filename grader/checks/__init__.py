@@ -1,0 +1,1 @@
+"""One module per lab: lab01.py, lab02.py, ..."""

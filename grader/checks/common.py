@@ -1,0 +1,51 @@
+"""Helpers shared by the labs' checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, find, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+
+from ..registry import CheckFailed
+
+T = TypeVar("T")
+
+SETTINGS = settings(
+    max_examples=150, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+
+
+def smallest_counterexample(strategy: st.SearchStrategy[T], holds: Callable[[T], bool]) -> T | None:
+    """The simplest value for which ``holds`` is false (hypothesis shrinks it), or None."""
+
+    def broken(value: T) -> bool:
+        try:
+            return not holds(value)
+        except NotImplementedError:
+            raise  # an unattempted exercise is not a counterexample
+        except Exception:  # noqa: BLE001 - an exception is a counterexample too
+            return True
+
+    try:
+        return find(strategy, broken, settings=SETTINGS)
+    except NoSuchExample:
+        return None
+
+
+def close(a: float, b: float, tol: float = 1e-6) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def call(description: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call learner code; turn an unexpected exception into a failure that says where."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except CheckFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise CheckFailed(f"{description} raised {type(exc).__name__}: {exc}") from exc
