@@ -136,7 +136,7 @@ def main() -> int:
         ),
         start([python, "-m", "mock_llm", "--port", str(mock_port), "--latency", "off"], mock_port),
     ]
-    scenarios = [
+    scenarios: list[tuple[str, int, dict[str, object]]] = [
         ("bare FastAPI, fixed JSON (ceiling)", bare_port, CHAT),
         ("mock chat completion", mock_port, CHAT),
         ("mock chat completion, stream=true", mock_port, STREAM),

@@ -35,8 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "release":
         from .release import release_all
 
-        for path in release_all(args.lab or list(LABS), args.out):
-            print(f"wrote {path}")
+        try:
+            for path in release_all(args.lab or list(LABS), args.out):
+                print(f"wrote {path}")
+        except RuntimeError as exc:
+            print(f"grader release: {exc}", file=sys.stderr)
+            return 1
         return 0
     try:
         pairs = resolve(args.notebook, args.lab)

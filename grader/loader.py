@@ -92,9 +92,9 @@ def load(path: Path, module_name: str = "__notebook__") -> Loaded:
                 flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
                 dont_inherit=True,  # this module's `from __future__ import annotations` must not leak in
             )
-            result = eval(code, namespace)  # noqa: S307 - running the learner's notebook is the point
+            result = eval(code, namespace)
             if inspect.iscoroutine(result):
                 asyncio.run(result)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+        except BaseException as exc:
             loaded.errors.append(CellError(index, f"{type(exc).__name__}: {exc}"[:500]))
     return loaded

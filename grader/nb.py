@@ -49,7 +49,7 @@ def check(check_id: str) -> None:
             failure = "Not implemented yet: the exercise still raises NotImplementedError."
         except AssertionError as exc:
             failure = str(exc)
-        except Exception as exc:  # noqa: BLE001 - the learner's error is the verdict
+        except Exception as exc:
             failure = f"Your code raised {type(exc).__name__}: {exc}"
     for warning in caught:
         print(f"note: {warning.category.__name__}: {warning.message}")
@@ -71,7 +71,8 @@ def summary(lab: str) -> str:
     hidden = [c for c in checks if c.visibility == "hidden"]
     passed = [c for c in public if c.id in _passed.get(lab, set())]
     points = sum(c.points for c in passed)
-    text = f"Lab {lab}: {len(passed)} of {len(public)} public checks passed ({points} of {sum(c.points for c in public)} points)"
+    public_points = sum(c.points for c in public)
+    text = f"Lab {lab}: {len(passed)} of {len(public)} public checks passed ({points} of {public_points} points)"
     if hidden:
         text += f"; {len(hidden)} more ({sum(c.points for c in hidden)} points) are graded by the instructor"
     text += ". Run `make check LAB=" + lab + "` for the full scorecard."

@@ -24,7 +24,7 @@ LABS: dict[str, str] = {
 class CheckFailed(AssertionError):
     """A check's verdict: what went in, what was expected, what came back."""
 
-    def __init__(self, message: str, *, input: object = None, expected: object = None, actual: object = None) -> None:  # noqa: A002
+    def __init__(self, message: str, *, input: object = None, expected: object = None, actual: object = None) -> None:
         parts = [message]
         if input is not None:
             parts.append(f"input: {_short(input)}")
@@ -82,7 +82,7 @@ _REGISTRY: dict[str, dict[str, Check]] = {}
 
 
 def check(
-    id: str,  # noqa: A002
+    id: str,
     points: int,
     description: str,
     hint: str,

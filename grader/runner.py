@@ -129,6 +129,8 @@ def grade_lab(lab: str, notebook: Path, limits: Limits | None = None) -> LabResu
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         reader.join(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
         payload: dict[str, Any] = {}
         if out.exists():
             import json

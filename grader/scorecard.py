@@ -19,7 +19,7 @@ def as_json(results: list[LabResult]) -> dict[str, Any]:
 def _why(check: dict[str, Any]) -> str:
     if check["passed"]:
         return ""
-    text = check["message"]
+    text = str(check["message"])
     if check.get("hint"):
         text += f"\nhint: {check['hint']}"
     return text

@@ -121,7 +121,7 @@ def request_invalid(learner: Namespace, reference: Namespace) -> None:
             continue
         except NotImplementedError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise CheckFailed(
                 "Invalid input must raise a ValidationError (FastAPI turns it into a 422).",
                 input=body,
@@ -212,7 +212,7 @@ def _upstream_kind(learner: Namespace, fault: str, timeout: float = 5.0) -> str:
             await learner.classify_sentiment(mock.async_client(), TEXTS[0], model=MODEL, timeout=timeout)
         except NotImplementedError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if type(exc).__name__ != "UpstreamError":
                 return f"{type(exc).__name__} (not an UpstreamError)"
             return str(getattr(exc, "kind", "?"))

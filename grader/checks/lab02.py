@@ -14,6 +14,7 @@ import time
 import warnings
 
 import numpy as np
+import openai
 from hypothesis import strategies as st
 
 from ..registry import CheckFailed, Namespace, check
@@ -22,7 +23,7 @@ from .common import call, close, smallest_counterexample
 _MOCK = None
 
 
-def mock_client():  # type: ignore[no-untyped-def]
+def mock_client() -> openai.OpenAI:
     """A synchronous SDK client on an in-process mock (no socket, no server thread)."""
     global _MOCK
     from mock_llm import InProcessMock, Settings
@@ -108,7 +109,7 @@ def cosine_properties(learner: Namespace, reference: Namespace) -> None:
         a, b = bad
         try:
             got: object = (float(cos(a, b)), float(cos(b, a)), float(cos([3.5 * x for x in a], b)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             got = f"{type(exc).__name__}: {exc}"
         raise CheckFailed(
             "A property fails on this (smallest) pair: cos(a,b) must equal numpy's, equal cos(b,a), lie in "
@@ -133,7 +134,7 @@ def cosine_zero(learner: Namespace, reference: Namespace) -> None:
                 got = learner.cosine_similarity(a, b)
             except NotImplementedError:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise CheckFailed(
                     "cosine_similarity failed on a zero vector.",
                     input=(a, b),
@@ -361,7 +362,7 @@ def generated(learner: Namespace, reference: Namespace) -> None:
     if bad is not None:
         try:
             got: object = _replay(cls, bad)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             got = f"{type(exc).__name__}: {exc}"
         raise CheckFailed(
             "Answers differ from the reference on this (smallest) sequence of operations "
@@ -400,7 +401,7 @@ def vectorised(learner: Namespace, reference: Namespace) -> None:
         mine = timed(learner.SemanticCache)
     except NotImplementedError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise CheckFailed(f"SemanticCache failed with 20,000 entries: {type(exc).__name__}: {exc}") from None
     ratio = mine / max(ref_time, 1e-6)
     if ratio > 10:

@@ -1,0 +1,92 @@
+"""Do the reference solutions score full marks, the shipped labs zero, with honest output?"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from grader.registry import checks_for
+
+from .helpers import LABS, ROOT, SOLUTIONS, STEMS, by_id, cli_check, notebook_with
+
+
+def test_reference_solutions_score_full_marks() -> None:
+    result = cli_check(*(SOLUTIONS / f"{stem}.ipynb" for stem in STEMS.values()))
+    assert result["score"] == result["max_score"] == sum(c.points for lab in STEMS for c in checks_for(lab))
+    for lab in result["labs"]:
+        assert lab["error"] is None and lab["cell_errors"] == []
+        failed = [c for c in lab["checks"] if not c["passed"]]
+        assert not failed, failed
+
+
+def test_shipped_labs_score_zero_and_say_why() -> None:
+    """`make check` on the untouched student notebooks: zero points, every failure explained."""
+    result = cli_check()
+    assert result["score"] == 0 and result["max_score"] > 0
+    assert {Path(lab["notebook"]).name for lab in result["labs"]} == {f"{s}.ipynb" for s in STEMS.values()}
+    for lab in result["labs"]:
+        for check in lab["checks"]:
+            assert not check["passed"]
+            assert check["message"] and check["hint"], check
+
+
+def test_json_shape_per_check() -> None:
+    result = cli_check(SOLUTIONS / "02_semantic_cache.ipynb")
+    (lab,) = result["labs"]
+    assert set(result) == {"score", "max_score", "labs"}
+    assert {"lab", "name", "notebook", "score", "max_score", "error", "cell_errors", "checks"} <= set(lab)
+    for check in lab["checks"]:
+        assert {"id", "description", "points", "max_points", "passed", "message", "hint", "visibility"} <= set(check)
+    assert [c["id"] for c in lab["checks"]] == [c.id for c in checks_for("02")]
+
+
+def test_plain_scorecard_when_not_a_terminal() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "check", "--lab", "02"], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert done.returncode == 0
+    assert "Lab 02" in done.stdout and "FAIL 02-cosine-fixed" in done.stdout and "Total: 0/" in done.stdout
+    assert "\x1b[" not in done.stdout, "no terminal colour codes in a pipe"
+
+
+def test_failure_shows_input_expected_actual_and_hint(tmp_path: Path) -> None:
+    """A wrong cosine (no norm of b) is caught with the smallest counterexample."""
+    broken = notebook_with(
+        "02",
+        tmp_path,
+        replace={
+            "return float(np.clip(a @ b / (norm_a * norm_b), -1.0, 1.0))": "return float(a @ b / (norm_a * norm_a))"
+        },
+    )
+    checks = by_id(cli_check(broken)["labs"][0])
+    assert not checks["02-cosine-fixed"]["passed"]
+    message = checks["02-cosine-properties"]["message"]
+    assert "input:" in message and "expected:" in message and "got:" in message
+    assert checks["02-cosine-properties"]["hint"]
+    assert checks["02-handout"]["passed"], "other checks still get their credit"
+
+
+def test_partial_credit_is_per_check(tmp_path: Path) -> None:
+    """`>` instead of `>=` costs the threshold check (and the differential one), nothing else."""
+    broken = notebook_with(
+        "02",
+        tmp_path,
+        replace={"if scores[best] < self.similarity_threshold:": "if scores[best] <= self.similarity_threshold:"},
+    )
+    lab = cli_check(broken)["labs"][0]
+    failed = {c["id"] for c in lab["checks"] if not c["passed"]}
+    assert "02-threshold" in failed
+    assert failed <= {"02-threshold", "02-generated"}
+    assert lab["score"] == lab["max_score"] - sum(c.points for c in checks_for("02") if c.id in failed)
+
+
+def test_labs_json_is_valid_and_clean() -> None:
+    """Committed notebooks carry no outputs or execution counts."""
+    for folder in (LABS, SOLUTIONS):
+        for path in folder.glob("*.ipynb"):
+            nb = json.loads(path.read_text())
+            for cell in nb["cells"]:
+                if cell["cell_type"] == "code":
+                    assert cell["outputs"] == [] and cell["execution_count"] is None, path
