@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "What are your support hours?"
-CHAT = {"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": QUESTION}]}
-STREAM = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+CHAT: dict[str, object] = {"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": QUESTION}]}
+STREAM: dict[str, object] = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
 
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
