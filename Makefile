@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "LLM production kit" >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "LLM production kit" >/dev/null
 	@touch $(STAMP)
 
 lab: $(STAMP)

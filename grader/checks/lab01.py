@@ -324,35 +324,6 @@ def cache_bounded(learner: Namespace, reference: Namespace) -> None:
         )
 
 
-@check(
-    "01-single-flight",
-    2,
-    "concurrent identical requests share one upstream call",
-    "Keep a dict of in-flight futures per key; later callers await the first caller's future.",
-)
-def single_flight(learner: Namespace, reference: Namespace) -> None:
-    mock = InProcessMock(Settings(latency=0.05))  # ~10 ms upstream, so the requests overlap
-
-    async def run() -> list[httpx2.Response]:
-        app = make_app(learner, mock, timeout=5.0)
-        return await asyncio.gather(*(post(app, {"text": "What a wonderful day"}) for _ in range(20)))
-
-    responses = aio.run(run())
-    statuses = sorted({r.status_code for r in responses})
-    if statuses != [200]:
-        raise CheckFailed("Some concurrent requests failed.", expected=[200], actual=statuses)
-    if upstream_calls(mock) != 1:
-        raise CheckFailed(
-            "Concurrent identical requests each called the LLM.",
-            input="20 identical requests at once",
-            expected="1 upstream call",
-            actual=f"{upstream_calls(mock)} upstream calls",
-        )
-    cached = sum(bool(r.json().get("cached")) for r in responses)
-    if cached != 19:
-        raise CheckFailed("Requests served by another's call should say cached=true.", expected=19, actual=cached)
-
-
 # --- the API --------------------------------------------------------------------------------
 
 
@@ -461,6 +432,35 @@ def cache_hit(learner: Namespace, reference: Namespace) -> None:
             expected=[False, False],
             actual=[r.json().get("cached") for r in mixed],
         )
+
+
+@check(
+    "01-single-flight",
+    2,
+    "concurrent identical requests share one upstream call",
+    "Keep a dict of in-flight futures per key; later callers await the first caller's future.",
+)
+def single_flight(learner: Namespace, reference: Namespace) -> None:
+    mock = InProcessMock(Settings(latency=0.05))  # ~10 ms upstream, so the requests overlap
+
+    async def run() -> list[httpx2.Response]:
+        app = make_app(learner, mock, timeout=5.0)
+        return await asyncio.gather(*(post(app, {"text": "What a wonderful day"}) for _ in range(20)))
+
+    responses = aio.run(run())
+    statuses = sorted({r.status_code for r in responses})
+    if statuses != [200]:
+        raise CheckFailed("Some concurrent requests failed.", expected=[200], actual=statuses)
+    if upstream_calls(mock) != 1:
+        raise CheckFailed(
+            "Concurrent identical requests each called the LLM.",
+            input="20 identical requests at once",
+            expected="1 upstream call",
+            actual=f"{upstream_calls(mock)} upstream calls",
+        )
+    cached = sum(bool(r.json().get("cached")) for r in responses)
+    if cached != 19:
+        raise CheckFailed("Requests served by another's call should say cached=true.", expected=19, actual=cached)
 
 
 def _fault_response(learner: Namespace, fault: str, **kwargs: Any) -> httpx2.Response:
