@@ -69,7 +69,10 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[tup
     scratch = tmp_path_factory.mktemp("submissions")
     broken = {
         "01": {
-            'return f"{model}:{hashlib.sha256(normalised.encode()).hexdigest()}"': "return hashlib.sha256(text.encode()).hexdigest()"
+            # keys on the raw text, ignoring the model: cache checks fail, the rest pass
+            'return f"{model}:{hashlib.sha256(normalised.encode()).hexdigest()}"': (
+                "return hashlib.sha256(text.encode()).hexdigest()"
+            )
         },
         "02": {"if scores[best] < self.similarity_threshold:": "if scores[best] <= self.similarity_threshold:"},
     }
