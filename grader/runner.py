@@ -1,23 +1,45 @@
-"""Grade notebooks: one subprocess per lab, with wall-time, memory and output limits."""
+"""Grade notebooks: one forked process per lab, with wall-time, memory and output limits.
+
+The grader imports the heavy libraries (numpy, the openai SDK, FastAPI, the mock) once,
+then forks a worker per lab: a fresh interpreter would spend ~1.5 s importing them again
+for every lab. Each worker gets its own session (so a timeout kills it and everything it
+started), an address-space limit, stdin from /dev/null and its output into a pipe that is
+drained continuously (a flooding notebook never blocks) and kept only in part.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import json
 import os
 import resource
+import selectors
+import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import LABS_DIR, ROOT, SOLUTIONS
+from . import LABS_DIR, SOLUTIONS
 from .registry import LABS, checks_for, lab_of_notebook
+from .worker import grade_notebook
 
 OUTPUT_KEEP = 20_000  # characters of a lab's printed output kept for the report
+PRELOAD = (
+    "numpy",
+    "openai",
+    "fastapi",
+    "httpx2",
+    "hypothesis",
+    "pydantic",
+    "mock_llm.inprocess",
+    "starlette.testclient",
+)
 
 
 @dataclass
@@ -57,91 +79,88 @@ class LabResult:
         }
 
 
-def _limit(memory_mb: int) -> None:
-    bytes_ = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (bytes_, bytes_))
+@dataclass
+class _Job:
+    lab: str
+    notebook: Path
+    pid: int
+    fd: int
+    folder: Path
+    deadline: float
+    status: int | None = None
+    timed_out: bool = False
+    output: list[str] = field(default_factory=list)
+    kept: int = 0
+
+    def keep(self, chunk: bytes) -> None:
+        if self.kept < OUTPUT_KEEP:
+            text = chunk.decode("utf-8", "replace")[: OUTPUT_KEEP - self.kept]
+            self.output.append(text)
+            self.kept += len(text)
+
+
+def preload(labs: list[str]) -> None:
+    for module in PRELOAD:
+        importlib.import_module(module)
+    for lab in labs:
+        checks_for(lab)
+
+
+def _child(lab: str, notebook: Path, folder: Path, write_fd: int, limits: Limits) -> int:
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(write_fd, 1)
+    os.dup2(write_fd, 2)
+    memory = limits.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.chdir(folder)
+    os.environ["MPLBACKEND"] = "Agg"
+    reference = SOLUTIONS / f"{LABS[lab]}.ipynb"
+    return grade_notebook(lab, notebook, reference, folder / "result.json", limits.check_seconds)
 
 
-def _drain(stream: Any, keep: list[str]) -> None:
-    """Read everything (so a flooding notebook never blocks), keep the start."""
-    kept = 0
-    for chunk in iter(lambda: stream.read(65536), b""):
-        if kept < OUTPUT_KEEP:
-            text = chunk.decode("utf-8", "replace")[: OUTPUT_KEEP - kept]
-            keep.append(text)
-            kept += len(text)
-
-
-def _explain_exit(code: int) -> str:
-    if code < 0:
-        name = signal.Signals(-code).name
-        return "was killed for using too much memory or time" if name == "SIGKILL" else f"crashed ({name})"
-    return f"exited with code {code}"
-
-
-def grade_lab(lab: str, notebook: Path, limits: Limits | None = None) -> LabResult:
-    limits = limits or Limits()
-    checks = checks_for(lab)
-    with tempfile.TemporaryDirectory(prefix=f"grader-{lab}-") as tmp:
-        out = Path(tmp) / "result.json"
-        env = {
-            **os.environ,
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg",
-            "PYTHONHASHSEED": "0",
-            "GRADER_WORKER": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "grader.worker",
-                "--lab",
-                lab,
-                "--notebook",
-                str(notebook),
-                "--reference",
-                str(SOLUTIONS / f"{LABS[lab]}.ipynb"),
-                "--out",
-                str(out),
-                "--check-timeout",
-                str(limits.check_seconds),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-            env=env,
-            preexec_fn=lambda: _limit(limits.memory_mb),
-            start_new_session=True,
-        )
-        kept: list[str] = []
-        reader = threading.Thread(target=_drain, args=(proc.stdout, kept), daemon=True)
-        reader.start()
-        timed_out = False
+def _start(lab: str, notebook: Path, limits: Limits) -> _Job:
+    folder = Path(tempfile.mkdtemp(prefix=f"grader-{lab}-"))
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 4
         try:
-            proc.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        reader.join(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        payload: dict[str, Any] = {}
-        if out.exists():
-            import json
+            os.close(read_fd)
+            code = _child(lab, notebook, folder, write_fd, limits)
+        except BaseException:  # report and leave; never return into the parent's code
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write_fd)
+    os.set_blocking(read_fd, False)
+    return _Job(lab, notebook, pid, read_fd, folder, time.monotonic() + limits.wall_seconds)
 
-            payload = json.loads(out.read_text(encoding="utf-8"))
+
+def _explain_exit(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        return "was killed for using too much memory" if name == "SIGKILL" else f"crashed ({name})"
+    return f"exited with code {os.WEXITSTATUS(status)}"
+
+
+def _collect(job: _Job, limits: Limits) -> LabResult:
+    checks = checks_for(job.lab)
+    path = job.folder / "result.json"
+    payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    shutil.rmtree(job.folder, ignore_errors=True)
     done = {c["id"]: c for c in payload.get("checks", [])}
     error = payload.get("error")
-    if timed_out:
+    if job.timed_out:
         reason = f"the lab took longer than {limits.wall_seconds:g} s in total and was stopped"
-    elif proc.returncode not in (0, None) and len(done) < len(checks):
-        reason = f"the grading process {_explain_exit(proc.returncode)} while loading or checking the notebook"
+    elif job.status is not None and (not os.WIFEXITED(job.status) or os.WEXITSTATUS(job.status) != 0):
+        reason = f"the grading process {_explain_exit(job.status)} while loading or checking the notebook"
     else:
         reason = "not run"
     if len(done) < len(checks) and error is None:
@@ -161,7 +180,46 @@ def grade_lab(lab: str, notebook: Path, limits: Limits | None = None) -> LabResu
         }
         for c in checks
     ]
-    return LabResult(lab, str(notebook), results, error, payload.get("cell_errors", []), "".join(kept))
+    return LabResult(job.lab, str(job.notebook), results, error, payload.get("cell_errors", []), "".join(job.output))
+
+
+def grade(pairs: list[tuple[str, Path]], limits: Limits | None = None) -> list[LabResult]:
+    """Grade labs in parallel (one forked process each); results in the order given."""
+    limits = limits or Limits()
+    preload(sorted({lab for lab, _ in pairs}))
+    jobs = [_start(lab, notebook, limits) for lab, notebook in pairs]
+    selector = selectors.DefaultSelector()
+    for job in jobs:
+        selector.register(job.fd, selectors.EVENT_READ, job)
+    open_fds = len(jobs)
+    while open_fds or any(job.status is None for job in jobs):
+        for key, _ in selector.select(timeout=0.02) if open_fds else []:
+            job = key.data
+            try:
+                chunk = os.read(job.fd, 65536)
+            except BlockingIOError:
+                continue
+            if chunk:
+                job.keep(chunk)
+            else:
+                selector.unregister(job.fd)
+                os.close(job.fd)
+                open_fds -= 1
+        if not open_fds:
+            time.sleep(0.005)
+        for job in jobs:
+            if job.status is not None:
+                continue
+            done, status = os.waitpid(job.pid, os.WNOHANG)
+            if done:
+                job.status = status
+            elif time.monotonic() > job.deadline:
+                job.timed_out = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(job.pid, signal.SIGKILL)  # the worker and every check it forked
+                _, job.status = os.waitpid(job.pid, 0)
+    selector.close()
+    return [_collect(job, limits) for job in jobs]
 
 
 def default_notebooks(labs: list[str] | None = None) -> list[tuple[str, Path]]:
@@ -181,9 +239,3 @@ def resolve(notebooks: list[Path], labs: list[str] | None) -> list[tuple[str, Pa
         if not labs or lab in labs:
             pairs.append((lab, path))
     return pairs
-
-
-def grade(pairs: list[tuple[str, Path]], limits: Limits | None = None) -> list[LabResult]:
-    """Grade labs in parallel (one process each), results in the order given."""
-    with ThreadPoolExecutor(max_workers=max(1, min(len(pairs), os.cpu_count() or 1))) as pool:
-        return list(pool.map(lambda pair: grade_lab(pair[0], pair[1], limits), pairs))

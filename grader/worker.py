@@ -1,25 +1,24 @@
-"""One lab, one process: ``python -m grader.worker`` (started by the runner, not by hand).
+"""One lab, one process: load the reference and the learner's notebook, run the checks.
 
-Loads the reference solution and the learner's notebook, checks for tampering, then
-runs each check in a forked child so that a crash, an ``os._exit`` or an infinite loop
-costs that check only. Results go to a JSON file rewritten after every check, so the
-runner keeps what finished even if this process dies.
+The runner forks this per lab (see ``runner.py``). After the tamper check, each check
+runs in a forked child of its own, up to one per CPU at a time, so that a crash, an
+``os._exit`` or an infinite loop costs that check only. Results go to a JSON file
+rewritten after every check, so the runner keeps what finished even if this process dies.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
-import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .integrity import changes, snapshot
-from .loader import Loaded, NotebookError, load
+from .loader import NotebookError, load
 from .registry import Check, CheckFailed, Namespace, checks_for
 
 
@@ -52,55 +51,73 @@ def run_one(check: Check, learner: Namespace, reference: Namespace) -> dict[str,
     started = time.perf_counter()
     try:
         check.fn(learner, reference)
-    except BaseException as exc:
+    except BaseException as exc:  # a learner's SystemExit is a failure, not an exit
         return result(check, False, explain(exc), time.perf_counter() - started)
     return result(check, True, "", time.perf_counter() - started)
 
 
-def run_forked(check: Check, learner: Namespace, reference: Namespace, timeout: float) -> dict[str, Any]:
-    """Run a check in a child process; a crash or a hang fails that check alone."""
+@dataclass
+class Running:
+    check: Check
+    pid: int
+    read_fd: int
+    started: float
+
+
+def _fork_check(check: Check, learner: Namespace, reference: Namespace) -> Running:
     read_fd, write_fd = os.pipe()
     started = time.perf_counter()
     pid = os.fork()
-    if pid == 0:  # child
+    if pid == 0:  # child: run, report, leave without running any cleanup of the parent's
         os.close(read_fd)
-        payload = json.dumps(run_one(check, learner, reference)).encode()
-        with os.fdopen(write_fd, "wb") as pipe:
-            pipe.write(payload)
-        os._exit(0)
+        try:
+            payload = json.dumps(run_one(check, learner, reference)).encode()
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(payload)
+        finally:
+            os._exit(0)
     os.close(write_fd)
-    deadline = started + timeout
-    status = None
-    while time.perf_counter() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.005)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(read_fd)
-        return result(
-            check,
-            False,
-            f"Timed out after {timeout:g} s: an infinite loop, or a call that never returns?",
-            time.perf_counter() - started,
-        )
-    with os.fdopen(read_fd, "rb") as pipe:
-        data = pipe.read()
+    return Running(check, pid, read_fd, started)
+
+
+def _finish(job: Running, status: int | None) -> dict[str, Any]:
+    elapsed = time.perf_counter() - job.started
+    with os.fdopen(job.read_fd, "rb") as pipe:
+        data = pipe.read() if status is not None else b""
     if data:
         return json.loads(data)  # type: ignore[no-any-return]
-    assert status is not None
+    if status is None:
+        return result(job.check, False, "Timed out: an infinite loop, or a call that never returns?", elapsed)
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
         why = "ran out of memory" if name == "SIGKILL" else "crashed the Python interpreter"
-        return result(check, False, f"The check's process {why} ({name}).", time.perf_counter() - started)
+        return result(job.check, False, f"The check's process {why} ({name}).", elapsed)
     return result(
-        check,
-        False,
-        f"Your code ended the process (exit code {os.WEXITSTATUS(status)}) during the check.",
-        time.perf_counter() - started,
+        job.check, False, f"Your code ended the process (exit code {os.WEXITSTATUS(status)}) during the check.", elapsed
     )
+
+
+def run_checks(checks: list[Check], learner: Namespace, reference: Namespace, timeout: float, on_result: Any) -> None:
+    """Run each check in its own child, ``os.cpu_count()`` at a time; report in any order."""
+    pending = list(checks)
+    running: list[Running] = []
+    parallel = max(1, os.cpu_count() or 1)
+    while pending or running:
+        while pending and len(running) < parallel:
+            running.append(_fork_check(pending.pop(0), learner, reference))
+        time.sleep(0.002)
+        for job in list(running):
+            done, status = os.waitpid(job.pid, os.WNOHANG)
+            if done:
+                running.remove(job)
+                on_result(_finish(job, status))
+            elif time.perf_counter() - job.started > timeout:
+                os.kill(job.pid, signal.SIGKILL)
+                os.waitpid(job.pid, 0)
+                running.remove(job)
+                outcome = _finish(job, None)
+                outcome["message"] = f"Timed out after {timeout:g} s: an infinite loop, or a call that never returns?"
+                on_result(outcome)
 
 
 def write(path: Path, payload: dict[str, Any]) -> None:
@@ -109,35 +126,22 @@ def write(path: Path, payload: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--lab", required=True)
-    parser.add_argument("--notebook", type=Path, required=True)
-    parser.add_argument("--reference", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--check-timeout", type=float, default=30.0)
-    args = parser.parse_args(argv)
-
-    checks = checks_for(args.lab)
-    payload: dict[str, Any] = {
-        "lab": args.lab,
-        "notebook": str(args.notebook),
-        "error": None,
-        "cell_errors": [],
-        "checks": [],
-    }
-    reference_loaded = load(args.reference, "__reference__")
+def grade_notebook(lab: str, notebook: Path, reference_path: Path, out: Path, check_timeout: float) -> int:
+    """Grade one notebook, writing results to ``out``; the process's exit code."""
+    checks = checks_for(lab)
+    payload: dict[str, Any] = {"lab": lab, "notebook": str(notebook), "error": None, "cell_errors": [], "checks": []}
+    reference_loaded = load(reference_path, "__reference__")
     if reference_loaded.errors:
         payload["error"] = f"the reference solution failed to load: {reference_loaded.errors[0].error}"
-        write(args.out, payload)
+        write(out, payload)
         return 3
     before = snapshot(reference_loaded.namespace)
     try:
-        learner_loaded: Loaded = load(args.notebook)
+        learner_loaded = load(notebook)
     except NotebookError as exc:
         payload["error"] = str(exc)
         payload["checks"] = [result(c, False, f"Not graded: {exc}") for c in checks]
-        write(args.out, payload)
+        write(out, payload)
         return 0
     payload["cell_errors"] = [{"cell": e.index, "error": e.error} for e in learner_loaded.errors]
     tampered = changes(before, reference_loaded.namespace)
@@ -145,16 +149,17 @@ def main(argv: list[str] | None = None) -> int:
         shown = ", ".join(tampered[:5]) + (" ..." if len(tampered) > 5 else "")
         payload["error"] = f"the notebook modified the grader, the reference or a library the checks use: {shown}"
         payload["checks"] = [result(c, False, f"Not graded: {payload['error']}") for c in checks]
-        write(args.out, payload)
+        write(out, payload)
         return 0
+    order = {c.id: i for i, c in enumerate(checks)}
+    done: dict[str, dict[str, Any]] = {}
+
+    def on_result(outcome: dict[str, Any]) -> None:
+        done[outcome["id"]] = outcome
+        payload["checks"] = sorted(done.values(), key=lambda c: order[c["id"]])
+        write(out, payload)
+
     learner = Namespace(learner_loaded.namespace, "notebook")
     reference = Namespace(reference_loaded.namespace, "reference solution")
-    for check in checks:
-        payload["checks"].append(run_forked(check, learner, reference, args.check_timeout))
-        write(args.out, payload)
-    sys.stdout.flush()
+    run_checks(checks, learner, reference, check_timeout, on_result)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,14 +10,9 @@ Three ways to use it:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING, Any
 
-from .app import create_app
-from .catalogue import CATALOGUE, ModelSpec
-from .connect import openai_client
-from .inprocess import InProcessMock
-from .server import ensure_server, stop_servers
-from .settings import Settings
+__version__ = "0.1.0"
 
 __all__ = [
     "CATALOGUE",
@@ -29,3 +24,34 @@ __all__ = [
     "openai_client",
     "stop_servers",
 ]
+
+# Imported on first use: the server pulls in uvicorn and the clients the openai SDK,
+# which graders and tests that need neither should not pay for.
+_LAZY = {
+    "create_app": "app",
+    "CATALOGUE": "catalogue",
+    "ModelSpec": "catalogue",
+    "openai_client": "connect",
+    "InProcessMock": "inprocess",
+    "ensure_server": "server",
+    "stop_servers": "server",
+    "Settings": "settings",
+}
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .catalogue import CATALOGUE, ModelSpec
+    from .connect import openai_client
+    from .inprocess import InProcessMock
+    from .server import ensure_server, stop_servers
+    from .settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mock_llm' has no attribute {name!r}")
