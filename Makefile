@@ -35,6 +35,12 @@ check: $(STAMP)
 release: $(STAMP)
 	$(BIN)/python -m grader release
 
+grade: $(STAMP)
+	$(BIN)/python -m grader grade $(if $(COURSE),--course $(COURSE))
+
+feedback: $(STAMP)
+	$(BIN)/python -m grader feedback $(if $(COURSE),--course $(COURSE))
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

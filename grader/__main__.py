@@ -30,7 +30,25 @@ def main(argv: list[str] | None = None) -> int:
     release = sub.add_parser("release", help="generate labs/ from solutions/ with nbgrader")
     release.add_argument("--lab", action="append", default=[], choices=list(LABS))
     release.add_argument("--out", type=Path, help="write the student notebooks here instead of labs/")
+    for name, text in (
+        ("grade", "autograde course/submitted with nbgrader; write course/grades.csv"),
+        ("feedback", "write HTML feedback for every autograded submission"),
+    ):
+        instructor = sub.add_parser(name, help=text)
+        instructor.add_argument("--course", type=Path, help="the nbgrader course folder (default: course/)")
     args = parser.parse_args(argv)
+
+    if args.command in {"grade", "feedback"}:
+        from . import course
+
+        root = (args.course or course.DEFAULT_COURSE).resolve()
+        try:
+            path = course.grade(root) if args.command == "grade" else course.feedback(root)
+        except RuntimeError as exc:
+            print(f"grader {args.command}: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {path}")
+        return 0
 
     if args.command == "release":
         from .release import release_all
