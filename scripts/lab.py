@@ -38,8 +38,11 @@ def main() -> int:
                 return 2
             time.sleep(0.1)
     env = {**os.environ, "MOCK_LLM_PORT": str(port), "MOCK_LLM_HOST": host}
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={ROOT / 'labs'}"]
+    if os.geteuid() == 0:  # containers and cloud VMs often run as root; JupyterLab refuses without this
+        command.append("--allow-root")
     try:
-        return subprocess.call([sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={ROOT / 'labs'}"], env=env)
+        return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 130
     finally:
