@@ -10,6 +10,7 @@ drained continuously (a flooding notebook never blocks) and kept only in part.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import importlib
 import json
 import os
@@ -108,6 +109,7 @@ def preload(labs: list[str]) -> None:
 
 def _child(lab: str, notebook: Path, folder: Path, write_fd: int, limits: Limits) -> int:
     os.setsid()
+    faulthandler.disable()  # a learner's segfault is reported in the scorecard, not dumped on the caller's stderr
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(write_fd, 1)

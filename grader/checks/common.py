@@ -14,7 +14,7 @@ from ..registry import CheckFailed
 T = TypeVar("T")
 
 SETTINGS = settings(
-    max_examples=150, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    max_examples=100, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
 
 
