@@ -71,9 +71,6 @@ class MockState:
                 retry_count = int(value)
         return self.faults.choose(header, retry_count)
 
-    def latency_factor(self) -> float:
-        return self._latency_rng.lognormvariate(0.0, 1.0)
-
     async def wait(self, spec: ModelSpec, output_tokens: int, *, first_token_only: bool = False) -> None:
         """Sleep (without blocking the loop) for a sampled response time of ``spec``."""
         scale = self.settings.latency

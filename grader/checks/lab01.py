@@ -8,7 +8,6 @@ needs; the mock's ledger proves how many upstream calls were made.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import httpx2
@@ -576,7 +575,3 @@ def no_500(learner: Namespace, reference: Namespace) -> None:
         if response.status_code == 200:
             continue
         error_shape(response, (422, 429, 502, 503, 504), None, f"text {text[:40]!r} under random faults")
-
-
-def _unused(_: Any) -> str:
-    return json.dumps(_)
