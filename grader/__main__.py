@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .registry import LABS
 from .runner import Limits, grade, resolve
-from .scorecard import as_json, render
+from .scorecard import as_gradescope, as_json, render
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     check.add_argument("--lab", action="append", default=[], choices=list(LABS), help="only this lab (repeatable)")
     check.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    check.add_argument(
+        "--gradescope", type=Path, metavar="FILE", help="also write Gradescope's autograder results.json to FILE"
+    )
     check.add_argument("--timeout", type=float, default=Limits.wall_seconds, help="seconds per lab")
     check.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="memory per lab")
     release = sub.add_parser("release", help="generate labs/ from solutions/ with nbgrader")
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         print("grader: no notebook to grade", file=sys.stderr)
         return 2
     results = grade(pairs, Limits(wall_seconds=args.timeout, memory_mb=args.memory_mb))
+    if args.gradescope:
+        args.gradescope.write_text(json.dumps(as_gradescope(results), indent=2), encoding="utf-8")
     if args.json:
         print(json.dumps(as_json(results), indent=2))
     else:

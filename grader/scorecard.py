@@ -16,6 +16,23 @@ def as_json(results: list[LabResult]) -> dict[str, Any]:
     }
 
 
+def as_gradescope(results: list[LabResult]) -> dict[str, Any]:
+    """Gradescope's autograder ``results.json``: one test per check; hidden checks shown after publishing."""
+    tests = []
+    for r in results:
+        for c in r.checks:
+            tests.append(
+                {
+                    "name": f"{c['id']}: {c['description']}",
+                    "score": c["points"],
+                    "max_score": c["max_points"],
+                    "output": _why(c) or "passed",
+                    "visibility": "visible" if c["visibility"] == "public" else "after_published",
+                }
+            )
+    return {"score": sum(r.score for r in results), "tests": tests}
+
+
 def _why(check: dict[str, Any]) -> str:
     if check["passed"]:
         return ""

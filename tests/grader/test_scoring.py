@@ -90,3 +90,16 @@ def test_labs_json_is_valid_and_clean() -> None:
             for cell in nb["cells"]:
                 if cell["cell_type"] == "code":
                     assert cell["outputs"] == [] and cell["execution_count"] is None, path
+
+
+def test_gradescope_results_json(tmp_path: Path) -> None:
+    """--gradescope writes Gradescope's results.json: one test per check, hidden ones after publishing."""
+    out = tmp_path / "results.json"
+    cli_check(SOLUTIONS / "02_semantic_cache.ipynb", extra=("--gradescope", str(out)))
+    results = json.loads(out.read_text())
+    assert results["score"] == sum(c.points for c in checks_for("02"))
+    assert len(results["tests"]) == len(checks_for("02"))
+    by_name = {t["name"].split(":")[0]: t for t in results["tests"]}
+    assert by_name["02-generated"]["visibility"] == "after_published"
+    assert by_name["02-lru"]["visibility"] == "visible" and by_name["02-lru"]["score"] == 2
+    assert all(set(t) == {"name", "score", "max_score", "output", "visibility"} for t in results["tests"])
