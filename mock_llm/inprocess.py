@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from typing import Any
 
 import httpx2
 import openai
-from starlette.testclient import TestClient
 
 from .app import create_app
 from .settings import Settings
@@ -31,6 +32,45 @@ class TimedASGITransport(httpx2.ASGITransport):
             return await asyncio.wait_for(super().handle_async_request(request), timeout)
         except TimeoutError:
             raise httpx2.ReadTimeout(f"no answer within {timeout:g} s", request=request) from None
+
+
+_loop_lock = threading.Lock()
+_loop_owner: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """One event loop thread per process for the synchronous clients (a new one after fork)."""
+    global _loop_owner
+    with _loop_lock:
+        if _loop_owner is None or _loop_owner[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="inprocess-mock-loop", daemon=True).start()
+            _loop_owner = (os.getpid(), loop)
+        return _loop_owner[1]
+
+
+class SyncASGITransport(httpx2.BaseTransport):
+    """A synchronous transport onto the app: each request runs on a background event loop.
+
+    It goes through :class:`TimedASGITransport`, so the sync SDK client honours its timeout
+    and sees cut connections exactly as the async one does.
+    """
+
+    def __init__(self, app: Any, client: tuple[str, int]) -> None:
+        self._inner = TimedASGITransport(app=app, client=client)
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = request.read()
+
+        async def send() -> tuple[int, httpx2.Headers, bytes]:
+            forwarded = httpx2.Request(
+                request.method, request.url, headers=request.headers, content=body, extensions=request.extensions
+            )
+            response = await self._inner.handle_async_request(forwarded)
+            return response.status_code, response.headers, await response.aread()
+
+        status, headers, content = asyncio.run_coroutine_threadsafe(send(), _background_loop()).result()
+        return httpx2.Response(status, headers=headers, content=content, request=request)
 
 
 class InProcessMock:
@@ -58,12 +98,10 @@ class InProcessMock:
         return openai.AsyncOpenAI(base_url=BASE_URL, http_client=httpx2.AsyncClient(transport=transport), **kwargs)
 
     def client(self, **kwargs: Any) -> openai.OpenAI:
-        """A synchronous ``openai.OpenAI`` over Starlette's test transport."""
+        """A synchronous ``openai.OpenAI`` whose requests go straight into the app."""
         kwargs.setdefault("api_key", "mock-key")
         kwargs.setdefault("max_retries", 0)
-        http = TestClient(
-            self.app, base_url="http://mock-llm.local", client=("127.0.0.1", 50000), raise_server_exceptions=True
-        )
+        http = httpx2.Client(transport=SyncASGITransport(self.app, client=("127.0.0.1", 50000)))
         return openai.OpenAI(base_url=BASE_URL, http_client=http, **kwargs)
 
     def http(self) -> httpx2.AsyncClient:

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mock_llm import InProcessMock, Settings
+from mock_llm.inprocess import SyncASGITransport
 from mock_llm.server import BackgroundServer
 
 ENDPOINTS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
@@ -245,15 +246,13 @@ embedding_bodies = st.fixed_dictionaries(
 )
 
 _FUZZ_MOCK = InProcessMock(Settings(latency=0.0))
-_FUZZ_CLIENT = None
+# Exceptions from the app propagate through this transport: an unhandled one fails the test.
+_FUZZ_CLIENT = httpx2.Client(
+    transport=SyncASGITransport(_FUZZ_MOCK.app, client=("127.0.0.1", 1)), base_url="http://mock"
+)
 
 
 def _post(path: str, body: object) -> httpx2.Response:
-    from starlette.testclient import TestClient
-
-    global _FUZZ_CLIENT
-    if _FUZZ_CLIENT is None:
-        _FUZZ_CLIENT = TestClient(_FUZZ_MOCK.app, client=("127.0.0.1", 1), raise_server_exceptions=True)
     return _FUZZ_CLIENT.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
 
 

@@ -124,6 +124,19 @@ async def test_in_process_client_honours_timeouts(mock: InProcessMock) -> None:
     assert time.monotonic() - started < 1.5
 
 
+def test_in_process_sync_client_honours_timeouts(mock: InProcessMock) -> None:
+    started = time.monotonic()
+    with pytest.raises(openai.APITimeoutError):
+        mock.client(timeout=0.1).chat.completions.create(
+            model="gpt-4", messages=MESSAGES, extra_headers={"x-mock-fault": "timeout; hang=2"}
+        )
+    assert time.monotonic() - started < 1.5
+    with pytest.raises(openai.APIConnectionError):
+        mock.client().chat.completions.create(
+            model="gpt-4", messages=MESSAGES, extra_headers={"x-mock-fault": "truncated"}
+        )
+
+
 def test_fault_script_applies_in_order(mock: InProcessMock) -> None:
     """A script makes the next requests fail exactly as listed, then rates (none here) apply."""
     mock.set_faults(script=["rate_limit; retry_after=2", None, "server_error"])
