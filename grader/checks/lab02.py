@@ -9,9 +9,12 @@ controlled embedder passed as ``embed=`` where a check needs exact similarities.
 from __future__ import annotations
 
 import math
-import statistics
-import time
+import sys
 import warnings
+from collections.abc import Callable
+from functools import partial
+from types import FrameType
+from typing import Any
 
 import numpy as np
 import openai
@@ -373,41 +376,59 @@ def generated(learner: Namespace, reference: Namespace) -> None:
         )
 
 
+def python_steps(action: Callable[[], object]) -> int:
+    """How many Python lines run during ``action()`` (loop iterations included; numpy's C code is not)."""
+    count = 0
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        action()
+    finally:
+        sys.settrace(None)
+    return count
+
+
 @check(
     "02-vectorised",
     1,
-    "lookups stay vectorised: at 10,000 entries no slower than 10x the reference",
+    "lookups stay vectorised: the Python work of a lookup does not grow with the number of entries",
     "Keep embeddings in one 2-D numpy array and score all entries with a single matrix-vector product.",
 )
 def vectorised(learner: Namespace, reference: Namespace) -> None:
-    n, dims = 10_000, 64
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((n + 1, dims))
-    table = {f"e{i}": vectors[i] for i in range(n + 1)}
+    # Counting Python steps, not seconds: checks run in parallel on shared CPUs, and timings
+    # of a sub-millisecond lookup flaked there; the step count is exact and reproducible.
+    sizes, dims = (500, 5_000), 32
+    vectors = np.random.default_rng(0).standard_normal((sizes[1] + 1, dims))
+    table = {f"e{i}": vectors[i] for i in range(sizes[1] + 1)}
 
-    def timed(cls) -> float:  # type: ignore[no-untyped-def]
-        cache = cls(similarity_threshold=0.99, max_entries=n, embed=table.__getitem__)
-        for i in range(n):
-            cache.add(f"e{i}", str(i))
-        samples = []
-        for _ in range(5):
-            started = time.perf_counter()
-            cache.find_similar(f"e{n}")
-            samples.append(time.perf_counter() - started)
-        return statistics.median(samples)
+    def steps(cls) -> list[int]:  # type: ignore[no-untyped-def]
+        out = []
+        for n in sizes:
+            cache = cls(similarity_threshold=0.99, max_entries=n, embed=table.__getitem__)
+            for i in range(n):
+                cache.add(f"e{i}", str(i))
+            cache.find_similar(f"e{sizes[1]}")  # warm up lazy state
+            out.append(python_steps(partial(cache.find_similar, f"e{sizes[1]}")))
+        return out
 
-    ref_time = timed(reference.SemanticCache)
+    ref_small, ref_large = steps(reference.SemanticCache)
     try:
-        mine = timed(learner.SemanticCache)
+        small, large = steps(learner.SemanticCache)
     except NotImplementedError:
         raise
     except Exception as exc:
-        raise CheckFailed(f"SemanticCache failed with 10,000 entries: {type(exc).__name__}: {exc}") from None
-    ratio = mine / max(ref_time, 1e-6)
-    if ratio > 10:
+        raise CheckFailed(f"SemanticCache failed with {sizes[1]:,} entries: {type(exc).__name__}: {exc}") from None
+    allowed = max(100, 10 * (ref_large - ref_small))
+    if large - small > allowed:
         raise CheckFailed(
-            "Lookups are too slow at 10,000 entries.",
-            input="10,000 entries of 64 dimensions",
-            expected=f"at most 10x the reference ({ref_time * 1000:.2f} ms)",
-            actual=f"{mine * 1000:.1f} ms ({ratio:.0f}x)",
+            "A lookup runs Python code for every entry: it will not scale.",
+            input=f"one find_similar with {sizes[0]:,} and with {sizes[1]:,} entries",
+            expected=f"about the same number of Python steps (the reference: {ref_small} and {ref_large})",
+            actual=f"{small} and {large} Python steps",
         )
