@@ -9,6 +9,7 @@ and what came back.
 from __future__ import annotations
 
 import importlib
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -59,6 +60,18 @@ class Namespace:
 
     def has(self, name: str) -> bool:
         return name in self._values
+
+
+def explain(exc: BaseException) -> str:
+    """What a failed check tells the learner: the verdict, or the exception and where in the notebook."""
+    if isinstance(exc, CheckFailed):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f for f in reversed(frames) if f.filename.startswith("<")), None)
+    place = f" (in {where.filename.strip('<>')}, line {where.lineno})" if where else ""
+    if isinstance(exc, NotImplementedError):
+        return f"Not implemented yet: the exercise still raises NotImplementedError{place}."
+    return f"Your code raised {type(exc).__name__}: {exc}{place}"[:800]
 
 
 CheckFn = Callable[[Namespace, Namespace], None]

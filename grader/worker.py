@@ -12,14 +12,13 @@ import json
 import os
 import signal
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .integrity import changes, snapshot
 from .loader import NotebookError, load
-from .registry import Check, CheckFailed, Namespace, checks_for
+from .registry import Check, Namespace, checks_for, explain
 
 
 def result(check: Check, passed: bool, message: str = "", duration: float = 0.0) -> dict[str, Any]:
@@ -34,17 +33,6 @@ def result(check: Check, passed: bool, message: str = "", duration: float = 0.0)
         "visibility": check.visibility,
         "duration_ms": round(duration * 1000, 1),
     }
-
-
-def explain(exc: BaseException) -> str:
-    if isinstance(exc, CheckFailed):
-        return str(exc)
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = next((f for f in reversed(frames) if f.filename.startswith("<")), None)
-    place = f" (in {where.filename.strip('<>')}, line {where.lineno})" if where else ""
-    if isinstance(exc, NotImplementedError):
-        return f"Not implemented yet: the exercise still raises NotImplementedError{place}."
-    return f"Your code raised {type(exc).__name__}: {exc}{place}"[:800]
 
 
 def run_one(check: Check, learner: Namespace, reference: Namespace) -> dict[str, Any]:

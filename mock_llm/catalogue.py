@@ -123,5 +123,3 @@ CATALOGUE: dict[str, ModelSpec] = {
         ),
     )
 }
-
-DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"

@@ -35,6 +35,16 @@ def smallest_counterexample(strategy: st.SearchStrategy[T], holds: Callable[[T],
         return None
 
 
+class Clock:
+    """An injectable clock for TTL checks: time moves only when a check moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def close(a: float, b: float, tol: float = 1e-6) -> bool:
     return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
 

@@ -17,18 +17,10 @@ from mock_llm import InProcessMock, Settings
 
 from .. import aio
 from ..registry import CheckFailed, Namespace, check
-from .common import call
+from .common import Clock, call
 
 MODEL = "gpt-3.5-turbo"
 TEXTS = ["I love this keyboard, it is excellent.", "The blender is terrible.", "The kettle arrived on Monday."]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def upstream_calls(mock: InProcessMock) -> int:

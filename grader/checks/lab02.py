@@ -21,7 +21,7 @@ import openai
 from hypothesis import strategies as st
 
 from ..registry import CheckFailed, Namespace, check
-from .common import call, close, smallest_counterexample
+from .common import Clock, call, close, smallest_counterexample
 
 _MOCK = None
 
@@ -34,14 +34,6 @@ def mock_client() -> openai.OpenAI:
     if _MOCK is None:
         _MOCK = InProcessMock(Settings(latency=0.0))
     return _MOCK.client()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def table_embedder(table: dict[str, list[float]]):  # type: ignore[no-untyped-def]
