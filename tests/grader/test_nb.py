@@ -61,5 +61,5 @@ def test_summary_counts_hidden_checks_honestly(capsys: pytest.CaptureFixture[str
     run_check("02-cosine-fixed", learner_globals(cosine))
     text = nb.summary("02")
     assert "public checks passed" in text
-    assert "1 more (2 points) are graded by the instructor" in text
+    assert "1 more check (2 points) is graded by the instructor" in text
     assert "all tests passed" not in text.lower()
