@@ -70,9 +70,9 @@ def summary(lab: str) -> str:
     public_points = sum(c.points for c in public)
     text = f"Lab {lab}: {len(passed)} of {len(public)} public checks passed ({points} of {public_points} points)"
     if hidden:
-        checks, verb = ("check", "is") if len(hidden) == 1 else ("checks", "are")
+        noun, verb = ("check", "is") if len(hidden) == 1 else ("checks", "are")
         text += (
-            f"; {len(hidden)} more {checks} ({sum(c.points for c in hidden)} points) {verb} graded by the instructor"
+            f"; {len(hidden)} more {noun} ({sum(c.points for c in hidden)} points) {verb} graded by the instructor"
         )
     text += ". Run `make check LAB=" + lab + "` for the full scorecard."
     print(text)
