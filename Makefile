@@ -8,7 +8,7 @@ KERNEL := llm-prod-kit
 MOCK_LLM_PORT ?= 8000
 export MOCK_LLM_PORT
 
-.PHONY: setup lab mock test check release grade feedback lint format data report bench clean
+.PHONY: setup lab lab-instructor mock test check release grade feedback lint format data report bench clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	$(BIN)/python scripts/lab.py
+
+lab-instructor: $(STAMP)
+	$(BIN)/python scripts/lab.py --instructor
 
 mock: $(STAMP)
 	$(BIN)/python -m mock_llm --port $(MOCK_LLM_PORT)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.types import Scope
+
+# uvicorn's own logger: its handler and format, and its level (warning unless --log-level says otherwise)
+server_log = logging.getLogger("uvicorn.error")
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -114,6 +120,13 @@ def validation_error(errors: Sequence[Mapping[str, Any]]) -> OpenAIError:
     return OpenAIError(400, message, param=param, code=code)
 
 
+def log_client_gone(scope: Scope, when: str) -> None:
+    """One line for a client that went away mid-request: routine (a timeout, a Ctrl-C), not a server error."""
+    client = scope.get("client")
+    who = f"{client[0]}:{client[1]}" if client else "a client"
+    server_log.warning("mock_llm: client %s disconnected %s (%s %s)", who, when, scope.get("method"), scope.get("path"))
+
+
 def install_handlers(app: FastAPI) -> None:
     """Every error leaves the server in OpenAI's shape, never as a traceback."""
 
@@ -138,6 +151,13 @@ def install_handlers(app: FastAPI) -> None:
         else:
             message = str(exc.detail)
         return OpenAIError(exc.status_code, message, headers=exc.headers).response(request_id(request))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, _: ClientDisconnect) -> Response:
+        # Without this handler the disconnect reaches uvicorn, which logs a full traceback.
+        log_client_gone(request.scope, "before sending the whole request")
+        # Nobody reads this answer: the server drops what is sent to a closed connection.
+        return OpenAIError(400, "The client disconnected before sending the whole request.").response()
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:  # pragma: no cover - defence in depth
