@@ -14,4 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 LABS_DIR = ROOT / "labs"
 
-__all__ = ["LABS_DIR", "ROOT", "SOLUTIONS"]
+__all__ = ["LABS_DIR", "ROOT", "SOLUTIONS", "live_reference_available"]
+
+
+def live_reference_available() -> bool:
+    """True in the instructor repository (solutions and hidden checks); False in the student kit."""
+    return SOLUTIONS.is_dir() and (ROOT / "grader" / "hidden").is_dir()

@@ -1,4 +1,4 @@
-"""``python -m grader check [--notebook PATH ...] [--lab 02] [--json]``."""
+"""``python -m grader check | grade | feedback | release | record``."""
 
 from __future__ import annotations
 
@@ -30,15 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     check.add_argument("--timeout", type=float, default=Limits.wall_seconds, help="seconds per lab")
     check.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="memory per lab")
-    release = sub.add_parser("release", help="generate labs/ from solutions/ with nbgrader")
+    release = sub.add_parser("release", help="generate labs/ and the student kit from solutions/ with nbgrader")
     release.add_argument("--lab", action="append", default=[], choices=list(LABS))
     release.add_argument("--out", type=Path, help="write the student notebooks here instead of labs/")
-    for name, text in (
-        ("grade", "autograde course/submitted with nbgrader; write course/grades.csv"),
-        ("feedback", "write HTML feedback for every autograded submission"),
-    ):
-        instructor = sub.add_parser(name, help=text)
-        instructor.add_argument("--course", type=Path, help="the nbgrader course folder (default: course/)")
+    release.add_argument("--kit", type=Path, help="where to write the student kit (default: release/student)")
+    release.add_argument("--no-kit", action="store_true", help="only regenerate the student notebooks")
+    grade_cmd = sub.add_parser("grade", help="grade COURSE/submitted with the kit's engine; write COURSE/grades.csv")
+    grade_cmd.add_argument("--course", type=Path, help="the course folder (default: course/)")
+    grade_cmd.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade_cmd.add_argument("--parallel", type=int, default=0, help="submissions at once (default: one per CPU)")
+    grade_cmd.add_argument("--no-gradebook", action="store_true", help="do not write nbgrader's gradebook")
+    feedback = sub.add_parser("feedback", help="write HTML feedback for every graded submission")
+    feedback.add_argument("--course", type=Path, help="the course folder (default: course/)")
     args = parser.parse_args(argv)
 
     if args.command in {"grade", "feedback"}:
@@ -46,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
 
         root = (args.course or course.DEFAULT_COURSE).resolve()
         try:
-            path = course.grade(root) if args.command == "grade" else course.feedback(root)
+            if args.command == "grade":
+                path = course.grade_course(
+                    root, force=args.force, limits=Limits(parallel=args.parallel), gradebook=not args.no_gradebook
+                )
+            else:
+                path = course.feedback(root)
         except RuntimeError as exc:
             print(f"grader {args.command}: {exc}", file=sys.stderr)
             return 1
@@ -57,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         from .release import release_all
 
         try:
-            for path in release_all(args.lab or list(LABS), args.out):
+            for path in release_all(args.lab or list(LABS), args.out, kit=None if args.no_kit else args.kit or True):
                 print(f"wrote {path}")
         except RuntimeError as exc:
             print(f"grader release: {exc}", file=sys.stderr)

@@ -1,63 +1,398 @@
-"""The instructor's side: ``make grade`` and ``make feedback`` on an nbgrader course folder.
+"""The instructor's side: ``make grade`` and ``make feedback`` for a class.
 
 Submissions go where nbgrader's ``collect``/``zip_collect`` put them::
 
-    course/submitted/<student>/<lab>/<lab>.ipynb     e.g. course/submitted/ada/02_semantic_cache/02_semantic_cache.ipynb
+    COURSE/submitted/<student>/<lab>/<notebook>.ipynb     e.g. submitted/ada/02_semantic_cache/02_semantic_cache.ipynb
 
-``grade`` (re)creates each lab's source and gradebook entry from ``solutions/``, runs the
-real ``nbgrader autograde`` (hidden tests restored, locked cells checked), and exports
-``course/grades.csv``; ``feedback`` writes an HTML report per student and lab under
-``course/feedback/``.
+``grade`` runs the kit's own engine (``runner.grade``: forked, sandboxed, limited
+workers, the live reference and the hidden checks; never the learner's kernel) over
+every submission in parallel. A submission whose bytes and whose grader are unchanged
+since its last grading is not graded again (``force`` regrades). Each result is stored
+under ``COURSE/.grader/``, the scores go into nbgrader's gradebook (so ``nbgrader
+export`` and formgrader show the same numbers), and ``COURSE/grades.csv`` gets one row
+per student with a status. ``feedback`` writes one HTML page per student and lab.
 """
 
 from __future__ import annotations
 
-import subprocess
+import csv
+import hashlib
+import json
+import statistics
 import sys
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TextIO
 
-from . import ROOT
-from .registry import LABS
-from .release import generate, venv_env
+from . import ROOT, SOLUTIONS
+from .loader import NotebookError, grade_meta, read_notebook
+from .registry import LABS, checks_for, lab_of_notebook
+from .runner import LabResult, Limits, grade
 
 DEFAULT_COURSE = ROOT / "course"
+CACHE = ".grader"
 
 
-def _nbgrader(course: Path, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}", "--log-level=WARN"],
-        cwd=course,
-        env=venv_env(),
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"nbgrader {args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+@dataclass
+class Submission:
+    student: str
+    lab: str
+    notebook: Path
+    notes: list[str] = field(default_factory=list)
 
 
-def submitted_labs(course: Path) -> list[str]:
-    """The labs that have at least one submission."""
-    folder = course / "submitted"
-    return [lab for lab, stem in LABS.items() if any(folder.glob(f"*/{stem}/{stem}.ipynb"))]
+@dataclass
+class Row:
+    student: str
+    results: dict[str, dict[str, Any]]  # lab -> stored result (LabResult.as_dict() plus notes)
+    missing: list[str]
 
-
-def grade(course: Path = DEFAULT_COURSE) -> Path:
-    """Autograde every submission with nbgrader and export the grades; the CSV's path."""
-    labs = submitted_labs(course)
-    if not labs:
-        raise RuntimeError(
-            f"no submissions under {course / 'submitted'}; expected "
-            f"<student>/<lab>/<lab>.ipynb, e.g. ada/{LABS['01']}/{LABS['01']}.ipynb"
+    def cells(self) -> dict[str, str]:
+        out: dict[str, str] = {"student": self.student}
+        total = core = stretch = 0
+        for lab, stem in LABS.items():
+            found = self.results.get(lab)
+            if found is None:
+                out[stem] = "missing"
+                continue
+            if found["status"].startswith(("ungradable", "grader error")):
+                out[stem] = "ungradable"
+                continue
+            out[stem] = str(found["score"])
+            total += int(found["score"])
+            core += int(found["core"])
+            stretch += int(found["stretch"])
+        out.update(core=str(core), stretch=str(stretch), total=str(total), max=str(max_total()))
+        out["status"] = self.status()
+        out["notes"] = "; ".join(
+            n for lab in sorted(self.results) for n in self.results[lab].get("submission_notes", [])
         )
+        return out
+
+    def status(self) -> str:
+        problems = []
+        for lab in sorted(self.results):
+            status = self.results[lab]["status"]
+            if status != "ok":
+                kind, _, reason = status.partition(": ")
+                problems.append((kind, f"{kind}: lab {lab}: {reason}"))
+        problems += [("missing", f"missing: lab {lab}") for lab in self.missing]
+        if not problems:
+            return "ok"
+        order = ["grader error", "ungradable", "flagged", "missing"]
+        problems.sort(key=lambda p: order.index(p[0]) if p[0] in order else len(order))
+        return " | ".join(text for _, text in problems)
+
+
+def max_total() -> int:
+    return sum(c.points for lab in LABS for c in checks_for(lab))
+
+
+# --- finding submissions -------------------------------------------------------------------------
+
+
+def detect_lab(path: Path) -> str | None:
+    """The lab a notebook belongs to, from its test cells' grade ids (``02-...``)."""
+    try:
+        notebook = read_notebook(path)
+    except NotebookError:
+        return None
+    prefixes = Counter(
+        str(grade_meta(cell).get("grade_id", "")).split("-", 1)[0]
+        for cell in notebook["cells"]
+        if isinstance(cell, dict) and grade_meta(cell).get("grade_id")
+    )
+    for prefix, _ in prefixes.most_common():
+        if prefix in LABS:
+            return prefix
+    return None
+
+
+def _lab_of_folder(name: str) -> str | None:
+    for lab, stem in LABS.items():
+        if name in (stem, lab) or name.startswith(lab + "_"):
+            return lab
+    return None
+
+
+def _notebooks(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def find_submissions(course: Path) -> tuple[list[Submission], dict[str, list[str]]]:
+    """Every gradable submission, and for each student the labs they did not submit."""
+    folder = course / "submitted"
+    if not folder.is_dir():
+        raise RuntimeError(
+            f"no folder {folder}; submissions go in submitted/<student>/<lab>/<lab>.ipynb, "
+            f"e.g. submitted/ada/{LABS['01']}/{LABS['01']}.ipynb"
+        )
+    submissions: list[Submission] = []
+    missing: dict[str, list[str]] = {}
+    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        candidates: dict[str, list[tuple[Path, str]]] = {}
+        for path in _notebooks(student_dir):
+            relative = path.relative_to(student_dir)
+            by_folder = _lab_of_folder(relative.parts[0]) if len(relative.parts) > 1 else None
+            by_name = lab_of_notebook(path.name)
+            lab = by_folder or by_name or detect_lab(path)
+            if lab is None:
+                continue
+            how = "folder" if by_folder else "name" if by_name else "content"
+            candidates.setdefault(lab, []).append((path, how))
+        for lab, stem in LABS.items():
+            found = candidates.get(lab, [])
+            if not found:
+                missing.setdefault(student_dir.name, []).append(lab)
+                continue
+            exact = [p for p, _ in found if p.name == f"{stem}.ipynb"]
+            chosen = exact[0] if exact else max((p for p, _ in found), key=lambda p: p.stat().st_mtime)
+            notes = []
+            if chosen.name != f"{stem}.ipynb":
+                how = dict(found)[chosen]
+                notes.append(f"lab {lab}: graded {chosen.name} (recognised by its {how})")
+            others = [p.name for p, _ in found if p != chosen]
+            if others:
+                notes.append(f"lab {lab}: also found {', '.join(others)}, not graded")
+            submissions.append(Submission(student_dir.name, lab, chosen, notes))
+    return submissions, missing
+
+
+# --- grading --------------------------------------------------------------------------------------
+
+
+def grader_fingerprint() -> str:
+    """Changes whenever the checks, the reference or the engine change: then everything is regraded."""
+    digest = hashlib.sha256()
+    files = sorted((ROOT / "grader").rglob("*.py")) + sorted(SOLUTIONS.glob("*.ipynb"))
+    for path in files:
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_path(course: Path, submission: Submission) -> Path:
+    return course / CACHE / submission.student / f"{LABS[submission.lab]}.json"
+
+
+def _key(submission: Submission, fingerprint: str) -> str:
+    return hashlib.sha256(submission.notebook.read_bytes()).hexdigest() + ":" + fingerprint
+
+
+def _stored(result: LabResult, submission: Submission, key: str) -> dict[str, Any]:
+    data = result.as_dict()
+    data["notebook"] = submission.notebook.name
+    data["student"] = submission.student
+    data["submission_notes"] = submission.notes
+    data["key"] = key
+    data["output"] = result.output[-4000:]
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def grade_course(
+    course: Path = DEFAULT_COURSE,
+    *,
+    force: bool = False,
+    limits: Limits | None = None,
+    out: TextIO | None = None,
+    gradebook: bool = True,
+) -> Path:
+    """Grade every submission; write grades.csv and the gradebook; print a summary. The CSV's path."""
+    out = out or sys.stdout
+    course = course.resolve()
+    submissions, missing = find_submissions(course)
+    fingerprint = grader_fingerprint()
+    stored: dict[tuple[str, str], dict[str, Any]] = {}
+    todo: list[tuple[Submission, str]] = []
+    for submission in submissions:
+        key = _key(submission, fingerprint)
+        path = _cache_path(course, submission)
+        if not force and path.exists():
+            try:
+                previous = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                previous = {}
+            if previous.get("key") == key:
+                previous["submission_notes"] = submission.notes
+                stored[(submission.student, submission.lab)] = previous
+                continue
+        path.unlink(missing_ok=True)  # a failed regrade must never leave the old score standing
+        todo.append((submission, key))
+    skipped = len(submissions) - len(todo)
+    print(
+        f"Grading {len(todo)} submission(s) of {len({s.student for s in submissions} | set(missing))} student(s)"
+        + (f"; {skipped} unchanged since their last grading (FORCE=1 regrades them)" if skipped else ""),
+        file=out,
+    )
+    if todo:
+        with _Progress(len(todo), out) as progress:
+
+            def finished(index: int, result: LabResult) -> None:
+                submission, key = todo[index]
+                data = _stored(result, submission, key)
+                _write_json(_cache_path(course, submission), data)
+                stored[(submission.student, submission.lab)] = data
+                progress.advance(f"{submission.student} lab {submission.lab}: {result.score}/{result.max_score}")
+
+            grade(
+                [(s.lab, s.notebook) for s, _ in todo],
+                limits,
+                on_result=finished,
+                protect=[course],
+            )
+    students = sorted({s.student for s in submissions} | set(missing))
+    rows = [
+        Row(
+            student,
+            {lab: data for (who, lab), data in stored.items() if who == student},
+            missing.get(student, []),
+        )
+        for student in students
+    ]
+    csv_path = write_csv(course, rows)
+    if gradebook:
+        _gradebook(course, rows)
+    print_summary(rows, out)
+    return csv_path
+
+
+class _Progress:
+    """A rich progress bar on a terminal; a line per submission elsewhere (CI logs, pipes)."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total, self.out, self.done = total, out, 0
+        self._bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.out.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("grading"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+                console=Console(file=self.out),
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=self.total)
+        return self
+
+    def advance(self, what: str) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=what)
+        else:
+            print(f"[{self.done}/{self.total}] {what}", file=self.out, flush=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+def write_csv(course: Path, rows: list[Row]) -> Path:
+    path = course / "grades.csv"
+    columns = ["student", *LABS.values(), "core", "stretch", "total", "max", "status", "notes"]
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.cells())
+    tmp.replace(path)
+    return path
+
+
+def print_summary(rows: list[Row], out: TextIO) -> None:
+    totals = [int(r.cells()["total"]) for r in rows]
+    maximum = max_total()
+    print(f"\nWrote grades for {len(rows)} student(s).", file=out)
+    if totals:
+        print(
+            f"Totals (of {maximum}): median {statistics.median(totals):g}, mean {statistics.mean(totals):.1f}, "
+            f"min {min(totals)}, max {max(totals)}",
+            file=out,
+        )
+        bins = Counter(min(4, (t * 5) // max(1, maximum)) for t in totals)
+        for b in range(5):
+            low, high = b * maximum // 5, (b + 1) * maximum // 5
+            print(f"  {low:>3}-{high:<3} {'#' * bins.get(b, 0)} {bins.get(b, 0)}", file=out)
+    failed = Counter(
+        c["id"]
+        for r in rows
+        for data in r.results.values()
+        if not data["status"].startswith(("ungradable", "grader error"))
+        for c in data["checks"]
+        if not c["passed"] and not c.get("not_run")
+    )
+    if failed:
+        print("Checks most often failed:", file=out)
+        for check_id, count in failed.most_common(5):
+            print(f"  {check_id}: {count} submission(s)", file=out)
+    attention = [r for r in rows if r.status() != "ok"]
+    if attention:
+        print("Need a human:", file=out)
+        for row in attention:
+            print(f"  {row.student}: {row.status()}", file=out)
+
+
+def _gradebook(course: Path, rows: list[Row]) -> None:
+    """Record every score in nbgrader's gradebook, as autograde would."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .release import generate
+
+    labs = sorted({lab for row in rows for lab in row.results})
     for lab in labs:
-        generate(lab, course)  # the source and the gradebook's record of the lab, from solutions/
-        _nbgrader(course, "autograde", LABS[lab], "--create", "--force")
-    _nbgrader(course, "export", f"--to={course / 'grades.csv'}")
-    return course / "grades.csv"
+        generate(lab, course)  # the assignment's source and its grade cells in the gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for row in rows:
+            gradebook.update_or_create_student(row.student)
+            for lab, data in row.results.items():
+                stem = LABS[lab]
+                gradebook.update_or_create_submission(stem, row.student)
+                for check in data["checks"]:
+                    try:
+                        grade_row = gradebook.find_grade(check["id"], stem, stem, row.student)
+                    except MissingEntry:
+                        continue
+                    grade_row.auto_score = float(check["points"])
+                    grade_row.needs_manual_grade = False
+        gradebook.db.commit()
 
 
-def feedback(course: Path = DEFAULT_COURSE) -> Path:
-    """HTML feedback for every autograded submission."""
-    for lab in submitted_labs(course):
-        _nbgrader(course, "generate_feedback", LABS[lab], "--force")
+# --- feedback ---------------------------------------------------------------------------------------
+
+
+def stored_results(course: Path) -> list[dict[str, Any]]:
+    folder = course / CACHE
+    if not folder.is_dir():
+        raise RuntimeError(f"nothing graded yet in {course}: run `make grade COURSE={course}` first")
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*/*.json"))]
+
+
+def feedback(course: Path = DEFAULT_COURSE, out: TextIO | None = None) -> Path:
+    """One HTML page per student and lab under ``COURSE/feedback/<student>/<lab>/<lab>.html``."""
+    from .feedback import render_page
+
+    out = out or sys.stdout
+    course = course.resolve()
+    written = 0
+    for data in stored_results(course):
+        stem = data["name"]
+        path = course / "feedback" / data["student"] / stem / f"{stem}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_page(data, hide=[str(course), str(ROOT)]), encoding="utf-8")
+        written += 1
+    print(f"Wrote {written} feedback page(s).", file=out)
     return course / "feedback"

@@ -1,38 +1,55 @@
-"""Checks: an id, points, a one-line description, a hint, and a function.
+"""Checks: an id, points, a one-line description, a hint, a part, a visibility, and a function.
 
-Each lab's module in ``grader/checks`` registers its checks with :func:`check`. A check
-receives the learner's namespace and the reference solution's namespace (both loaded
-from notebooks) and raises :class:`CheckFailed` saying the input, the expected value
-and what came back.
+Each lab's module in ``grader/checks`` registers its public checks with :func:`check`;
+hidden checks live in ``grader/hidden`` (the instructor repository only). A check
+receives the learner's namespace and a :class:`~grader.oracle.Reference` (what it may
+know of the reference solution) and raises :class:`CheckFailed` saying the input, the
+expected value and what came back.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import json
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .loader import describe_cell, is_learner_file
+
+if TYPE_CHECKING:
+    from .oracle import Reference
 
 Visibility = Literal["public", "hidden"]
+Part = Literal["core", "stretch"]
 
 LABS: dict[str, str] = {
     "01": "01_production_api",
     "02": "02_semantic_cache",
 }
 
+EXPECTATIONS = Path(__file__).resolve().parent / "expectations"
+
+_UNSET = object()
+
 
 class CheckFailed(AssertionError):
-    """A check's verdict: what went in, what was expected, what came back."""
+    """A check's verdict: what went in, what was expected, what came back.
 
-    def __init__(self, message: str, *, input: object = None, expected: object = None, actual: object = None) -> None:
+    ``input``, ``expected`` and ``actual`` are shown whenever they are given, ``None``
+    included: a cache miss is a real answer, and a blank would hide it.
+    """
+
+    def __init__(
+        self, message: str, *, input: object = _UNSET, expected: object = _UNSET, actual: object = _UNSET
+    ) -> None:
         parts = [message]
-        if input is not None:
-            parts.append(f"input: {_short(input)}")
-        if expected is not None:
-            parts.append(f"expected: {_short(expected)}")
-        if actual is not None:
-            parts.append(f"got: {_short(actual)}")
+        for label, value in (("input", input), ("expected", expected), ("got", actual)):
+            if value is not _UNSET:
+                parts.append(f"{label}: {describe(value)}")
         super().__init__("\n".join(parts))
 
 
@@ -40,7 +57,14 @@ class Missing(CheckFailed):
     """The notebook does not define a name the lab asks for."""
 
 
-def _short(value: object, limit: int = 300) -> str:
+class GraderError(Exception):
+    """The grader's own failure (a missing expectation, a broken reference): never the learner's fault."""
+
+
+def describe(value: object, limit: int = 300) -> str:
+    """A value as a learner reads it: ``None`` is "None (no match)", long values are cut."""
+    if value is None:
+        return "None (no match / nothing returned)"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -62,19 +86,26 @@ class Namespace:
         return name in self._values
 
 
+def _learner_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return next((f for f in reversed(frames) if is_learner_file(f.filename)), None)
+
+
 def explain(exc: BaseException) -> str:
     """What a failed check tells the learner: the verdict, or the exception and where in the notebook."""
     if isinstance(exc, CheckFailed):
         return str(exc)
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = next((f for f in reversed(frames) if f.filename.startswith("<")), None)
-    place = f" (in {where.filename.strip('<>')}, line {where.lineno})" if where else ""
+    if isinstance(exc, GraderError):
+        return f"The grader could not run this check (not your fault; tell the instructor): {exc}"
+    where = _learner_frame(exc)
+    place = f" (in {describe_cell(where.filename, where.lineno)})" if where else ""
     if isinstance(exc, NotImplementedError):
         return f"Not implemented yet: the exercise still raises NotImplementedError{place}."
-    return f"Your code raised {type(exc).__name__}: {exc}{place}"[:800]
+    detail = str(exc) or "(no message)"
+    return f"Your code raised {type(exc).__name__}: {detail}{place}"[:800]
 
 
-CheckFn = Callable[[Namespace, Namespace], None]
+CheckFn = Callable[[Namespace, "Reference"], None]
 
 
 @dataclass(frozen=True)
@@ -83,12 +114,28 @@ class Check:
     points: int
     description: str
     hint: str
-    fn: CheckFn = field(repr=False, compare=False)
+    fn: CheckFn | None = field(repr=False, compare=False)
     visibility: Visibility = "public"
+    part: Part = "core"
 
     @property
     def lab(self) -> str:
         return self.id.split("-", 1)[0]
+
+    @property
+    def runnable(self) -> bool:
+        """False in the student kit for hidden checks: only their name and points ship."""
+        return self.fn is not None
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "points": self.points,
+            "description": self.description,
+            "hint": self.hint,
+            "visibility": self.visibility,
+            "part": self.part,
+        }
 
 
 _REGISTRY: dict[str, dict[str, Check]] = {}
@@ -100,25 +147,47 @@ def check(
     description: str,
     hint: str,
     visibility: Visibility = "public",
+    part: Part = "core",
 ) -> Callable[[CheckFn], CheckFn]:
     """Register a check function under ``id`` (``"<lab>-<name>"``, a valid nbgrader grade_id)."""
 
     def register(fn: CheckFn) -> CheckFn:
-        lab = id.split("-", 1)[0]
-        checks = _REGISTRY.setdefault(lab, {})
-        if id in checks:
-            raise ValueError(f"duplicate check id {id}")
-        checks[id] = Check(id, points, description, hint, fn, visibility)
+        _add(Check(id, points, description, hint, fn, visibility, part))
         return fn
 
     return register
 
 
+def _add(spec: Check) -> None:
+    checks = _REGISTRY.setdefault(spec.lab, {})
+    if spec.id in checks:
+        raise ValueError(f"duplicate check id {spec.id}")
+    checks[spec.id] = spec
+
+
+def _load(lab: str) -> None:
+    importlib.import_module(f"grader.checks.lab{lab}")
+    if importlib.util.find_spec("grader.hidden") is not None:
+        importlib.import_module(f"grader.hidden.lab{lab}")
+    else:  # the student kit: hidden checks are names and points only
+        known = _REGISTRY.setdefault(lab, {})
+        for meta in hidden_meta(lab):
+            if meta["id"] not in known:
+                _add(Check(fn=None, **meta))
+
+
+def hidden_meta(lab: str) -> list[dict[str, Any]]:
+    path = EXPECTATIONS / f"lab{lab}.json"
+    if not path.exists():
+        return []
+    return list(json.loads(path.read_text(encoding="utf-8")).get("hidden", []))
+
+
 def checks_for(lab: str) -> list[Check]:
-    """The lab's checks in definition order (importing its module on first use)."""
+    """The lab's checks: public ones in definition order, then hidden ones."""
     if lab not in LABS:
         raise KeyError(f"unknown lab {lab!r}; labs are {', '.join(LABS)}")
-    importlib.import_module(f"grader.checks.lab{lab}")
+    _load(lab)
     return list(_REGISTRY.get(lab, {}).values())
 
 

@@ -1,9 +1,15 @@
-"""``make release``: generate the student notebooks in ``labs/`` from ``solutions/`` with nbgrader.
+"""``make release``: the student notebooks in ``labs/``, and the student kit in ``release/student``.
 
-Runs the real ``nbgrader generate_assignment`` in a scratch course directory (solutions
-replaced by ``raise NotImplementedError()``, hidden tests removed, cells locked and
-checksummed), then normalises the result so regenerating gives the same bytes: outputs
-and execution counts cleared, stable metadata.
+Notebooks: the real ``nbgrader generate_assignment`` runs in a scratch course directory
+(solutions replaced by ``raise NotImplementedError()``, hidden tests removed, cells
+locked), then the result is normalised so regenerating gives the same bytes: outputs and
+execution counts cleared, stable metadata. A notebook in ``labs/`` that an attendee has
+edited is never overwritten without a copy kept in ``backups/``.
+
+The student kit: what an attendee needs to ``make lab`` and ``make check`` (labs, mock,
+data, the public checks, scripts, an attendee Makefile and README), and no reference
+code, solutions or hidden checks. Its public checks compare with expectations recorded
+from the reference now (``grader.oracle``), which this module verifies before writing.
 """
 
 from __future__ import annotations
@@ -14,13 +20,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from . import LABS_DIR, SOLUTIONS
-from .registry import LABS
+from . import LABS_DIR, ROOT, SOLUTIONS
+from .loader import REFERENCE_LABEL, load
+from .oracle import Reference
+from .registry import LABS, Namespace, checks_for, explain
 
 KEEP_METADATA = {"kernelspec", "language_info"}
+KIT = ROOT / "release" / "student"
+BACKUPS = ROOT / "backups"
+# What the student kit holds, relative to the root; everything else stays with the instructor.
+KIT_FILES = ["mock_llm", "grader", "data", "scripts", "docs/mock_llm.md", "pyproject.toml", "environment.yml"]
+KIT_EXCLUDE = {"hidden", "__pycache__", "expectations"}
 
 
 def normalise(notebook: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +43,7 @@ def normalise(notebook: dict[str, Any]) -> dict[str, Any]:
         if cell["cell_type"] == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in {"nbgrader", "tags"}}
+        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in {"nbgrader", "tags", "jupyter"}}
     return notebook
 
 
@@ -71,7 +85,39 @@ def generate(lab: str, course: Path) -> Path:
     return course / "release" / stem / f"{stem}.ipynb"
 
 
-def release_all(labs: list[str], out: Path | None = None, course: Path | None = None) -> list[Path]:
+def committed(path: Path) -> bytes | None:
+    """The committed bytes of ``path`` (None outside a git checkout or for a new file)."""
+    try:
+        done = subprocess.run(
+            ["git", "show", f"HEAD:{path.relative_to(ROOT).as_posix()}"],
+            capture_output=True,
+            cwd=ROOT,
+            timeout=30,
+        )
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _safe_write(path: Path, text: str) -> str | None:
+    """Write ``text`` to ``path``; keep a copy first if the file holds someone's edits. The copy's path."""
+    data = text.encode("utf-8")
+    if path.exists():
+        current = path.read_bytes()
+        if current != data and current != committed(path):
+            BACKUPS.mkdir(exist_ok=True)
+            backup = BACKUPS / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
+            shutil.copy2(path, backup)
+            path.write_bytes(data)
+            return str(backup)
+    path.write_bytes(data)
+    return None
+
+
+def release_all(
+    labs: list[str], out: Path | None = None, course: Path | None = None, kit: Path | bool | None = None
+) -> list[Path]:
+    """Generate the student notebooks (into ``out`` or labs/), then the student kit unless ``kit`` is falsy."""
     target = out or LABS_DIR
     target.mkdir(parents=True, exist_ok=True)
     written = []
@@ -80,6 +126,76 @@ def release_all(labs: list[str], out: Path | None = None, course: Path | None = 
         for lab in labs:
             released = json.loads(generate(lab, root).read_text(encoding="utf-8"))
             path = target / f"{LABS[lab]}.ipynb"
-            path.write_text(dumps(normalise(released)), encoding="utf-8")
+            backup = _safe_write(path, dumps(normalise(released)))
+            if backup:
+                print(f"{path.name} had edits that are not committed: kept them in {backup}")
             written.append(path)
+    if kit:
+        kit_dir = KIT if kit is True else Path(kit)
+        written += build_kit(kit_dir, labs_from=target)
     return written
+
+
+# --- the student kit -------------------------------------------------------------------------------
+
+
+def record(lab: str) -> dict[str, Any]:
+    """Run the lab's public checks on the reference itself, recording what they ask of it."""
+    loaded = load(SOLUTIONS / f"{LABS[lab]}.ipynb", f"__reference_{lab}__", REFERENCE_LABEL)
+    if loaded.errors:
+        raise RuntimeError(f"the reference of lab {lab} fails to load: {loaded.errors[0].error}")
+    namespace = Namespace(loaded.namespace, "reference solution")
+    recorder = Reference(lab, namespace, record=True)
+    checks = checks_for(lab)
+    for check in checks:
+        if check.visibility != "public":
+            continue
+        assert check.fn is not None
+        try:
+            check.fn(namespace, recorder)
+        except Exception as exc:
+            raise RuntimeError(f"the reference fails its own check {check.id}: {explain(exc)}") from exc
+    assert recorder.recording is not None
+    data: dict[str, Any] = {
+        "lab": lab,
+        "hidden": [c.meta() for c in checks if c.visibility == "hidden"],
+        **recorder.recording,
+    }
+    replay = Reference(lab, recorded=data)
+    for check in checks:
+        if check.visibility == "public" and check.fn is not None:
+            try:
+                check.fn(namespace, replay)
+            except Exception as exc:
+                raise RuntimeError(f"check {check.id} does not pass on its own recording: {explain(exc)}") from exc
+    return data
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    if source.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        return
+    shutil.copytree(source, target, ignore=lambda folder, names: [n for n in names if n in KIT_EXCLUDE])
+
+
+def build_kit(kit: Path, labs_from: Path = LABS_DIR) -> list[Path]:
+    """Write the student kit to ``kit`` (replacing it) and ``kit``.zip; their paths."""
+    if kit.exists():
+        shutil.rmtree(kit)
+    kit.mkdir(parents=True)
+    for name in KIT_FILES:
+        _copy_tree(ROOT / name, kit / name)
+    (kit / "labs").mkdir()
+    for stem in LABS.values():
+        shutil.copy2(labs_from / f"{stem}.ipynb", kit / "labs" / f"{stem}.ipynb")
+    shutil.copy2(LABS_DIR / "README.md", kit / "labs" / "README.md")
+    shutil.copy2(ROOT / "kit" / "Makefile", kit / "Makefile")
+    shutil.copy2(ROOT / "kit" / "README.md", kit / "README.md")
+    shutil.copy2(ROOT / ".gitignore", kit / ".gitignore")
+    expectations = kit / "grader" / "expectations"
+    expectations.mkdir()
+    for lab in LABS:
+        (expectations / f"lab{lab}.json").write_text(json.dumps(record(lab), indent=1) + "\n", encoding="utf-8")
+    archive = shutil.make_archive(str(kit.parent / kit.name), "zip", root_dir=kit.parent, base_dir=kit.name)
+    return [kit, Path(archive)]

@@ -1,10 +1,11 @@
-"""Grade notebooks: one forked process per lab, with wall-time, memory and output limits.
+"""Grade notebooks: one forked, sandboxed process per submission, a bounded pool of them.
 
 The grader imports the heavy libraries (numpy, the openai SDK, FastAPI, the mock) once,
-then forks a worker per lab: a fresh interpreter would spend ~1.5 s importing them again
-for every lab. Each worker gets its own session (so a timeout kills it and everything it
-started), an address-space limit, stdin from /dev/null and its output into a pipe that is
-drained continuously (a flooding notebook never blocks) and kept only in part.
+then forks a worker per submission: a fresh interpreter would spend ~1.5 s importing
+them again every time. Each worker gets its own session (so a timeout kills it and
+everything it started), limits on address space, CPU time and file size, stdin from
+/dev/null, and its output into a pipe that is drained continuously (a flooding notebook
+never blocks) and kept only in part. Results come back on a second pipe.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import faulthandler
 import importlib
 import json
 import os
+import platform
 import resource
 import selectors
 import shutil
@@ -22,15 +24,16 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import LABS_DIR, SOLUTIONS
-from .registry import LABS, checks_for, lab_of_notebook
-from .worker import grade_notebook
+from . import LABS_DIR, ROOT, SOLUTIONS
+from .registry import EXPECTATIONS, LABS, checks_for, lab_of_notebook
+from .worker import Context, grade_notebook
 
-OUTPUT_KEEP = 20_000  # characters of a lab's printed output kept for the report
+OUTPUT_KEEP = 20_000  # characters of a submission's printed output kept for the report
 PRELOAD = (
     "numpy",
     "openai",
@@ -39,15 +42,25 @@ PRELOAD = (
     "hypothesis",
     "pydantic",
     "mock_llm.inprocess",
-    "starlette.testclient",
+    "grader.oracle",
+    "grader.sandbox",
 )
 
 
 @dataclass
 class Limits:
-    wall_seconds: float = 120.0
-    check_seconds: float = 30.0
+    wall_seconds: float = 180.0  # per submission, loading included
+    check_seconds: float = 20.0  # CPU seconds per check; a check's wall limit is three times this
     memory_mb: int = 3072
+    parallel: int = 0  # submissions graded at once; 0: one per CPU
+    check_parallel: int = 0  # checks at once inside a submission; 0: two per CPU, shared by the pool
+    isolate: bool = True  # the sandbox (tests of the grader itself may turn it off)
+
+    def pool(self, jobs: int) -> tuple[int, int]:
+        cpus = max(1, os.cpu_count() or 1)
+        parallel = self.parallel or min(jobs, cpus)
+        checks = self.check_parallel or max(2, (2 * cpus) // max(1, parallel))
+        return max(1, parallel), checks
 
 
 @dataclass
@@ -58,6 +71,11 @@ class LabResult:
     error: str | None = None
     cell_errors: list[dict[str, Any]] = field(default_factory=list)
     output: str = ""
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    ungradable: str | None = None
+    grader_error: str | None = None
+    sandbox: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> int:
@@ -65,16 +83,40 @@ class LabResult:
 
     @property
     def max_score(self) -> int:
-        return sum(c.points for c in checks_for(self.lab))
+        return sum(int(c["max_points"]) for c in self.checks)
+
+    def part_score(self, part: str) -> tuple[int, int]:
+        mine = [c for c in self.checks if c.get("part", "core") == part]
+        return sum(int(c["points"]) for c in mine), sum(int(c["max_points"]) for c in mine)
+
+    @property
+    def status(self) -> str:
+        """ok, ungradable: reason, grader error: reason, or flagged: reasons (a human should look)."""
+        if self.grader_error:
+            return f"grader error: {self.grader_error}"
+        if self.ungradable:
+            return f"ungradable: {self.ungradable}"
+        if self.flags:
+            return "flagged: " + "; ".join(self.flags[:3]) + (" ..." if len(self.flags) > 3 else "")
+        return "ok"
 
     def as_dict(self) -> dict[str, Any]:
+        core, core_max = self.part_score("core")
+        stretch, stretch_max = self.part_score("stretch")
         return {
             "lab": self.lab,
             "name": LABS[self.lab],
             "notebook": self.notebook,
             "score": self.score,
             "max_score": self.max_score,
+            "core": core,
+            "core_max": core_max,
+            "stretch": stretch,
+            "stretch_max": stretch_max,
+            "status": self.status,
             "error": self.error,
+            "flags": self.flags,
+            "notes": self.notes,
             "cell_errors": self.cell_errors,
             "checks": self.checks,
         }
@@ -85,13 +127,16 @@ class _Job:
     lab: str
     notebook: Path
     pid: int
-    fd: int
+    output_fd: int
+    results_fd: int
     folder: Path
     deadline: float
     status: int | None = None
     timed_out: bool = False
     output: list[str] = field(default_factory=list)
     kept: int = 0
+    results: bytearray = field(default_factory=bytearray)
+    open_fds: int = 2
 
     def keep(self, chunk: bytes) -> None:
         if self.kept < OUTPUT_KEEP:
@@ -99,129 +144,218 @@ class _Job:
             self.output.append(text)
             self.kept += len(text)
 
+    def payload(self) -> dict[str, Any]:
+        """The last complete JSON line the worker sent."""
+        for line in reversed(bytes(self.results).split(b"\n")):
+            if line.strip():
+                with contextlib.suppress(ValueError):
+                    return json.loads(line)  # type: ignore[no-any-return]
+        return {}
+
 
 def preload(labs: list[str]) -> None:
     for module in PRELOAD:
         importlib.import_module(module)
+    platform.platform()  # cached now: the openai SDK asks for it, and it would run `uname -p` in the sandbox
     for lab in labs:
         checks_for(lab)
 
 
-def _child(lab: str, notebook: Path, folder: Path, write_fd: int, limits: Limits) -> int:
+def _context(notebook: Path, folder: Path, limits: Limits, check_parallel: int, protect: list[Path]) -> Context:
+    venv = Path(sys.prefix).resolve()
+    allowed = [ROOT / "mock_llm", ROOT / "grader", ROOT / "data", LABS_DIR, notebook.parent, venv]
+    allowed += [Path(p).resolve() for p in {sys.base_prefix, sys.exec_prefix} if p]
+    denied = [SOLUTIONS, ROOT / "grader" / "hidden", ROOT / ".git", EXPECTATIONS]
+    protected = [ROOT, *protect]  # the kit, and (in a course) the other submissions
+    hidden = [SOLUTIONS, ROOT / "grader" / "hidden", ROOT / ".git", *protect]
+    return Context(
+        folder,
+        protected,
+        allowed,
+        denied,
+        hidden,
+        [ROOT, *protect],
+        limits.check_seconds,
+        check_parallel,
+        limits.isolate,
+    )
+
+
+def _child(
+    lab: str, notebook: Path, folder: Path, output_fd: int, results_fd: int, context: Context, limits: Limits
+) -> int:
     os.setsid()
     faulthandler.disable()  # a learner's segfault is reported in the scorecard, not dumped on the caller's stderr
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    os.dup2(write_fd, 1)
-    os.dup2(write_fd, 2)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
     memory = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024 * 1024, 64 * 1024 * 1024))
     os.chdir(folder)
+    for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):
+        os.environ[name] = str(folder)
     os.environ["MPLBACKEND"] = "Agg"
-    reference = SOLUTIONS / f"{LABS[lab]}.ipynb"
-    return grade_notebook(lab, notebook, reference, folder / "result.json", limits.check_seconds)
+    tempfile.tempdir = str(folder)
+    from hypothesis import configuration
+
+    configuration.set_hypothesis_home_dir(str(folder / ".hypothesis"))
+    return grade_notebook(lab, notebook, results_fd, context)
 
 
-def _start(lab: str, notebook: Path, limits: Limits) -> _Job:
+def _start(lab: str, notebook: Path, limits: Limits, check_parallel: int, protect: list[Path]) -> _Job:
     folder = Path(tempfile.mkdtemp(prefix=f"grader-{lab}-"))
-    read_fd, write_fd = os.pipe()
+    context = _context(notebook, folder, limits, check_parallel, protect)
+    out_read, out_write = os.pipe()
+    res_read, res_write = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         code = 4
         try:
-            os.close(read_fd)
-            code = _child(lab, notebook, folder, write_fd, limits)
+            os.close(out_read)
+            os.close(res_read)
+            code = _child(lab, notebook, folder, out_write, res_write, context, limits)
         except BaseException:  # report and leave; never return into the parent's code
             traceback.print_exc()
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
-    os.close(write_fd)
-    os.set_blocking(read_fd, False)
-    return _Job(lab, notebook, pid, read_fd, folder, time.monotonic() + limits.wall_seconds)
+    os.close(out_write)
+    os.close(res_write)
+    os.set_blocking(out_read, False)
+    os.set_blocking(res_read, False)
+    return _Job(lab, notebook, pid, out_read, res_read, folder, time.monotonic() + limits.wall_seconds)
 
 
 def _explain_exit(status: int) -> str:
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
+        if name == "SIGXCPU":
+            return "used too much CPU time (an infinite loop while loading?)"
         return "was killed for using too much memory" if name == "SIGKILL" else f"crashed ({name})"
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
 def _collect(job: _Job, limits: Limits) -> LabResult:
     checks = checks_for(job.lab)
-    path = job.folder / "result.json"
-    payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    payload = job.payload()
     shutil.rmtree(job.folder, ignore_errors=True)
     done = {c["id"]: c for c in payload.get("checks", [])}
     error = payload.get("error")
+    ungradable = payload.get("ungradable")
     if job.timed_out:
-        reason = f"the lab took longer than {limits.wall_seconds:g} s in total and was stopped"
+        reason = f"the notebook took longer than {limits.wall_seconds:g} s in total and was stopped"
     elif job.status is not None and (not os.WIFEXITED(job.status) or os.WEXITSTATUS(job.status) != 0):
         reason = f"the grading process {_explain_exit(job.status)} while loading or checking the notebook"
     else:
         reason = "not run"
-    if len(done) < len(checks) and error is None:
+    runnable = [c for c in checks if c.runnable]
+    if len(done) < len(runnable) and error is None:
         error = reason
-    results = [
-        done.get(c.id)
-        or {
-            "id": c.id,
-            "description": c.description,
-            "points": 0,
-            "max_points": c.points,
-            "passed": False,
-            "message": f"Not graded: {reason}.",
-            "hint": c.hint,
-            "visibility": c.visibility,
-            "duration_ms": 0.0,
-        }
-        for c in checks
-    ]
-    return LabResult(job.lab, str(job.notebook), results, error, payload.get("cell_errors", []), "".join(job.output))
+        if not done:  # nothing was graded: the notebook, not a check, is the problem
+            ungradable = reason
+    results = []
+    for c in checks:
+        if c.id in done:
+            results.append(done[c.id])
+            continue
+        message = f"Not graded: {reason}." if c.runnable else "Graded by the instructor (a hidden check)."
+        results.append(
+            {
+                "id": c.id,
+                "description": c.description,
+                "points": 0,
+                "max_points": c.points,
+                "passed": False,
+                "message": message,
+                "hint": c.hint if c.runnable else "",
+                "visibility": c.visibility,
+                "part": c.part,
+                "duration_ms": 0.0,
+                "not_run": not c.runnable,
+            }
+        )
+    return LabResult(
+        job.lab,
+        str(job.notebook),
+        results,
+        error,
+        payload.get("cell_errors", []),
+        "".join(job.output),
+        payload.get("flags", []),
+        payload.get("notes", []),
+        ungradable,
+        payload.get("grader_error"),
+        payload.get("sandbox", []),
+    )
 
 
-def grade(pairs: list[tuple[str, Path]], limits: Limits | None = None) -> list[LabResult]:
-    """Grade labs in parallel (one forked process each); results in the order given."""
+def grade(
+    pairs: list[tuple[str, Path]],
+    limits: Limits | None = None,
+    on_result: Callable[[int, LabResult], None] | None = None,
+    protect: list[Path] | None = None,
+) -> list[LabResult]:
+    """Grade submissions, a bounded number at a time; results in the order given.
+
+    ``on_result(index, result)`` is called as each finishes (for a progress bar);
+    ``protect`` adds folders no submission may read (a course's other submissions).
+    """
     limits = limits or Limits()
     preload(sorted({lab for lab, _ in pairs}))
-    jobs = [_start(lab, notebook, limits) for lab, notebook in pairs]
+    parallel, check_parallel = limits.pool(len(pairs))
+    waiting = list(enumerate(pairs))
+    active: dict[int, _Job] = {}
+    finished: dict[int, LabResult] = {}
     selector = selectors.DefaultSelector()
-    for job in jobs:
-        selector.register(job.fd, selectors.EVENT_READ, job)
-    open_fds = len(jobs)
-    while open_fds or any(job.status is None for job in jobs):
-        for key, _ in selector.select(timeout=0.02) if open_fds else []:
-            job = key.data
+    while waiting or active:
+        while waiting and len(active) < parallel:
+            index, (lab, notebook) = waiting.pop(0)
+            job = _start(lab, notebook, limits, check_parallel, protect or [])
+            active[index] = job
+            selector.register(job.output_fd, selectors.EVENT_READ, (job, "output"))
+            selector.register(job.results_fd, selectors.EVENT_READ, (job, "results"))
+        for key, _ in selector.select(timeout=0.02):
+            job, kind = key.data
             try:
-                chunk = os.read(job.fd, 65536)
+                chunk = os.read(key.fd, 65536)
             except BlockingIOError:
                 continue
             if chunk:
-                job.keep(chunk)
+                if kind == "output":
+                    job.keep(chunk)
+                else:
+                    job.results.extend(chunk)
             else:
-                selector.unregister(job.fd)
-                os.close(job.fd)
-                open_fds -= 1
-        if not open_fds:
-            time.sleep(0.005)
-        for job in jobs:
-            if job.status is not None:
-                continue
-            done, status = os.waitpid(job.pid, os.WNOHANG)
-            if done:
-                job.status = status
-            elif time.monotonic() > job.deadline:
-                job.timed_out = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(job.pid, signal.SIGKILL)  # the worker and every check it forked
-                _, job.status = os.waitpid(job.pid, 0)
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                job.open_fds -= 1
+        for index, job in list(active.items()):
+            if job.status is None:
+                done, status = os.waitpid(job.pid, os.WNOHANG)
+                if done:
+                    job.status = status
+                elif time.monotonic() > job.deadline:
+                    job.timed_out = True
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(job.pid, signal.SIGKILL)  # the worker and every check it forked
+                    _, job.status = os.waitpid(job.pid, 0)
+            if job.status is not None and (job.open_fds == 0 or job.timed_out):
+                for fd in (job.output_fd, job.results_fd):
+                    with contextlib.suppress(KeyError, ValueError):
+                        selector.unregister(fd)
+                        os.close(fd)
+                del active[index]
+                finished[index] = _collect(job, limits)
+                if on_result is not None:
+                    on_result(index, finished[index])
     selector.close()
-    return [_collect(job, limits) for job in jobs]
+    return [finished[i] for i in range(len(pairs))]
 
 
 def default_notebooks(labs: list[str] | None = None) -> list[tuple[str, Path]]:
@@ -230,12 +364,14 @@ def default_notebooks(labs: list[str] | None = None) -> list[tuple[str, Path]]:
 
 
 def resolve(notebooks: list[Path], labs: list[str] | None) -> list[tuple[str, Path]]:
-    """Pair each notebook with its lab (from its file name)."""
+    """Pair each notebook with its lab (from its file name, its folder or its test cells)."""
+    from .course import detect_lab
+
     if not notebooks:
         return default_notebooks(labs)
     pairs = []
     for path in (p.resolve() for p in notebooks):
-        lab = lab_of_notebook(path.name)
+        lab = lab_of_notebook(path.name) or detect_lab(path)
         if lab is None:
             raise ValueError(f"{path}: cannot tell which lab this is; name it like {LABS['01']}.ipynb")
         if not labs or lab in labs:

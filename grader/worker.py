@@ -1,27 +1,60 @@
-"""One lab, one process: load the reference and the learner's notebook, run the checks.
+"""One lab, one process: read the submission, sandbox, load, run the checks.
 
-The runner forks this per lab (see ``runner.py``). After the tamper check, each check
-runs in a forked child of its own, up to one per CPU at a time, so that a crash, an
-``os._exit`` or an infinite loop costs that check only. Results go to a JSON file
-rewritten after every check, so the runner keeps what finished even if this process dies.
+The runner forks this per submission (see ``runner.py``). In order:
+
+1. read the learner's notebook, the reference's source (instructor) and the released
+   notebook, while the process may still read them; scan the learner's code and the
+   locked cells (``integrity``);
+2. enter the sandbox (``sandbox``): no network, an unprivileged user where possible, and
+   an audit hook that confines files to the scratch folder;
+3. snapshot the grader and libraries, run the learner's cells, put back anything they
+   replaced (graded with the original checks, and flagged);
+4. only then execute the reference (so the learner's code never saw it), or load the
+   recorded expectations in the student kit;
+5. run each check in a forked child of its own, a few at a time, with CPU and wall-time
+   limits, so that a crash, an ``os._exit`` or an infinite loop costs that check only.
+
+Results go to the runner through a pipe, one JSON line after every check, so the runner
+keeps what finished even if this process dies.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .integrity import changes, snapshot
-from .loader import NotebookError, load
-from .registry import Check, Namespace, checks_for, explain
+from . import LABS_DIR, SOLUTIONS, live_reference_available
+from .integrity import Snapshot, locked_cells, scan_notebook
+from .loader import REFERENCE_LABEL, NotebookError, execute, parse_notebook, read_notebook
+from .oracle import Reference
+from .registry import LABS, Check, GraderError, Namespace, checks_for, explain
+from .sandbox import Sandbox
 
 
-def result(check: Check, passed: bool, message: str = "", duration: float = 0.0) -> dict[str, Any]:
+@dataclass
+class Context:
+    """What the runner tells a worker: where it may write, what it must not read, its limits."""
+
+    scratch: Path
+    protected: list[Path]
+    allowed: list[Path]
+    denied: list[Path]
+    hidden: list[Path]
+    read_only: list[Path]
+    check_seconds: float
+    check_parallel: int
+    isolate: bool = True
+    applied: list[str] = field(default_factory=list)
+
+
+def result(check: Check, passed: bool, message: str = "", duration: float = 0.0, **extra: Any) -> dict[str, Any]:
     return {
         "id": check.id,
         "description": check.description,
@@ -31,17 +64,35 @@ def result(check: Check, passed: bool, message: str = "", duration: float = 0.0)
         "message": message,
         "hint": "" if passed else check.hint,
         "visibility": check.visibility,
+        "part": check.part,
         "duration_ms": round(duration * 1000, 1),
+        **extra,
     }
 
 
-def run_one(check: Check, learner: Namespace, reference: Namespace) -> dict[str, Any]:
+def run_one(check: Check, learner: Namespace, reference: Reference, snapshot: Snapshot | None) -> dict[str, Any]:
     started = time.perf_counter()
+    assert check.fn is not None
+    grader_error = False
     try:
         check.fn(learner, reference)
+    except GraderError as exc:
+        passed, message, grader_error = False, explain(exc), True
     except BaseException as exc:  # a learner's SystemExit is a failure, not an exit
-        return result(check, False, explain(exc), time.perf_counter() - started)
-    return result(check, True, "", time.perf_counter() - started)
+        passed, message = False, explain(exc)
+    else:
+        passed, message = True, ""
+    tampered = snapshot.restore() if snapshot is not None else []
+    if tampered and passed:
+        passed, message = False, "Your code modified the grader while this check ran: " + ", ".join(tampered[:3])
+    return result(
+        check,
+        passed,
+        message,
+        time.perf_counter() - started,
+        grader_error=grader_error,
+        tampered=tampered,
+    )
 
 
 @dataclass
@@ -52,14 +103,22 @@ class Running:
     started: float
 
 
-def _fork_check(check: Check, learner: Namespace, reference: Namespace) -> Running:
+def _fork_check(
+    check: Check, learner: Namespace, reference: Reference, context: Context, sandbox: Sandbox | None
+) -> Running:
     read_fd, write_fd = os.pipe()
     started = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # child: run, report, leave without running any cleanup of the parent's
         os.close(read_fd)
         try:
-            payload = json.dumps(run_one(check, learner, reference)).encode()
+            cpu = max(1, int(context.check_seconds))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            snapshot = Snapshot()
+            outcome = run_one(check, learner, reference, snapshot)
+            if sandbox is not None:
+                outcome["flags"], outcome["notes"] = sandbox.flags, sandbox.notes
+            payload = json.dumps(outcome).encode()
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(payload)
         finally:
@@ -68,16 +127,24 @@ def _fork_check(check: Check, learner: Namespace, reference: Namespace) -> Runni
     return Running(check, pid, read_fd, started)
 
 
-def _finish(job: Running, status: int | None) -> dict[str, Any]:
+def _finish(job: Running, status: int | None, timeout: float) -> dict[str, Any]:
     elapsed = time.perf_counter() - job.started
     with os.fdopen(job.read_fd, "rb") as pipe:
         data = pipe.read() if status is not None else b""
     if data:
-        return json.loads(data)  # type: ignore[no-any-return]
+        try:
+            return json.loads(data)  # type: ignore[no-any-return]
+        except ValueError:
+            pass
     if status is None:
-        return result(job.check, False, "Timed out: an infinite loop, or a call that never returns?", elapsed)
+        return result(
+            job.check, False, f"Timed out after {timeout:g} s: an infinite loop, or a call that never returns?", elapsed
+        )
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
+        if name == "SIGXCPU":
+            why = f"Timed out: your code computed for more than {timeout:g} s of CPU time (an infinite loop?)."
+            return result(job.check, False, why, elapsed)
         why = "ran out of memory" if name == "SIGKILL" else "crashed the Python interpreter"
         return result(job.check, False, f"The check's process {why} ({name}).", elapsed)
     return result(
@@ -85,73 +152,148 @@ def _finish(job: Running, status: int | None) -> dict[str, Any]:
     )
 
 
-def run_checks(checks: list[Check], learner: Namespace, reference: Namespace, timeout: float, on_result: Any) -> None:
-    """Run each check in its own child, two per CPU at a time; report in any order.
+def run_checks(
+    checks: list[Check],
+    learner: Namespace,
+    reference: Reference,
+    context: Context,
+    sandbox: Sandbox | None,
+    on_result: Any,
+) -> None:
+    """Run each check in its own child, ``check_parallel`` at a time; report in any order.
 
-    Two per CPU because many checks spend their time waiting (on an injected timeout, on
-    the mock's simulated latency), not computing.
+    Busy loops are stopped by a CPU-time limit, which does not depend on how loaded the
+    machine is; a wall-time limit three times longer catches calls that never return.
     """
-    pending = list(checks)
+    pending = [c for c in checks if c.runnable]
     running: list[Running] = []
-    parallel = 2 * max(1, os.cpu_count() or 1)
+    wall = 3 * context.check_seconds
     while pending or running:
-        while pending and len(running) < parallel:
-            running.append(_fork_check(pending.pop(0), learner, reference))
+        while pending and len(running) < context.check_parallel:
+            running.append(_fork_check(pending.pop(0), learner, reference, context, sandbox))
         time.sleep(0.002)
         for job in list(running):
             done, status = os.waitpid(job.pid, os.WNOHANG)
             if done:
                 running.remove(job)
-                on_result(_finish(job, status))
-            elif time.perf_counter() - job.started > timeout:
+                on_result(_finish(job, status, context.check_seconds))
+            elif time.perf_counter() - job.started > wall:
                 os.kill(job.pid, signal.SIGKILL)
                 os.waitpid(job.pid, 0)
                 running.remove(job)
-                outcome = _finish(job, None)
-                outcome["message"] = f"Timed out after {timeout:g} s: an infinite loop, or a call that never returns?"
-                on_result(outcome)
+                on_result(_finish(job, None, wall))
 
 
-def write(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload), encoding="utf-8")
-    tmp.replace(path)
+class Reporter:
+    """Writes the payload to the runner as one JSON line after every change."""
+
+    def __init__(self, fd: int, payload: dict[str, Any]) -> None:
+        self.fd = fd
+        self.payload = payload
+
+    def send(self) -> None:
+        data = (json.dumps(self.payload) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
 
 
-def grade_notebook(lab: str, notebook: Path, reference_path: Path, out: Path, check_timeout: float) -> int:
-    """Grade one notebook, writing results to ``out``; the process's exit code."""
-    checks = checks_for(lab)
-    payload: dict[str, Any] = {"lab": lab, "notebook": str(notebook), "error": None, "cell_errors": [], "checks": []}
-    reference_loaded = load(reference_path, "__reference__")
-    if reference_loaded.errors:
-        payload["error"] = f"the reference solution failed to load: {reference_loaded.errors[0].error}"
-        write(out, payload)
-        return 3
-    before = snapshot(reference_loaded.namespace)
+def _read_reference(lab: str) -> dict[str, Any] | None:
+    if not live_reference_available():
+        return None
+    return read_notebook(SOLUTIONS / f"{LABS[lab]}.ipynb")
+
+
+def _released(lab: str) -> dict[str, Any] | None:
     try:
-        learner_loaded = load(notebook)
-    except NotebookError as exc:
-        payload["error"] = str(exc)
-        payload["checks"] = [result(c, False, f"Not graded: {exc}") for c in checks]
-        write(out, payload)
+        return read_notebook(LABS_DIR / f"{LABS[lab]}.ipynb")
+    except NotebookError:
+        return None
+
+
+def grade_notebook(lab: str, notebook_path: Path, results_fd: int, context: Context) -> int:
+    """Grade one notebook, reporting on ``results_fd``; the process's exit code."""
+    checks = checks_for(lab)
+    payload: dict[str, Any] = {
+        "lab": lab,
+        "notebook": str(notebook_path),
+        "error": None,
+        "ungradable": None,
+        "grader_error": None,
+        "cell_errors": [],
+        "flags": [],
+        "notes": [],
+        "sandbox": [],
+        "checks": [],
+    }
+    report = Reporter(results_fd, payload)
+    try:
+        raw = Path(notebook_path).read_text(encoding="utf-8")
+        notebook = parse_notebook(raw, Path(notebook_path).name)
+    except (OSError, UnicodeDecodeError, NotebookError) as exc:
+        reason = str(exc) if isinstance(exc, NotebookError) else f"cannot read {Path(notebook_path).name}: {exc}"
+        payload["error"] = payload["ungradable"] = reason
+        payload["checks"] = [result(c, False, f"Not graded: {reason}") for c in checks]
+        report.send()
         return 0
-    payload["cell_errors"] = [{"cell": e.index, "error": e.error} for e in learner_loaded.errors]
-    tampered = changes(before, reference_loaded.namespace)
-    if tampered:
-        shown = ", ".join(tampered[:5]) + (" ..." if len(tampered) > 5 else "")
-        payload["error"] = f"the notebook modified the grader, the reference or a library the checks use: {shown}"
-        payload["checks"] = [result(c, False, f"Not graded: {payload['error']}") for c in checks]
-        write(out, payload)
-        return 0
+    try:
+        reference_source = _read_reference(lab)
+        recorded = None if reference_source is not None else Reference.from_file(lab)
+    except (NotebookError, GraderError) as exc:
+        payload["error"] = payload["grader_error"] = f"the grader could not load lab {lab}'s reference: {exc}"
+        report.send()
+        return 3
+    released = _released(lab)
+    payload["flags"] += scan_notebook(notebook)
+    if released is not None:
+        payload["flags"] += locked_cells(notebook, released)
+
+    sandbox = Sandbox(context.scratch, context.protected, context.allowed, context.denied)
+    if context.isolate:
+        payload["sandbox"] = sandbox.isolate(hide=context.hidden, read_only=context.read_only)
+        sandbox.install()
+        payload["sandbox"].append("audit hook")
+    sys.dont_write_bytecode = True
+    snapshot = Snapshot()
+    loaded = execute(notebook, Path(notebook_path), "__notebook__", "notebook")
+    payload["cell_errors"] = [{"cell": e.index, "error": e.error} for e in loaded.errors]
+    changed = snapshot.restore()
+    if changed:
+        shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+        payload["flags"].append(f"the notebook replaced parts of the grader or its libraries ({shown}); put back")
+    if reference_source is not None:
+        reference_loaded = execute(
+            reference_source, SOLUTIONS / f"{LABS[lab]}.ipynb", f"__reference_{os.getpid()}__", REFERENCE_LABEL
+        )
+        if reference_loaded.errors:
+            error = reference_loaded.errors[0].error
+            payload["error"] = payload["grader_error"] = f"the reference solution failed to load: {error}"
+            payload["flags"] = list(dict.fromkeys(payload["flags"] + sandbox.flags))
+            report.send()
+            return 3
+        reference = Reference(lab, Namespace(reference_loaded.namespace, "reference solution"))
+    else:
+        assert recorded is not None
+        reference = recorded
+    payload["flags"] = list(dict.fromkeys(payload["flags"] + sandbox.flags))
+    payload["notes"] = list(dict.fromkeys(sandbox.notes))
+    report.send()
+
     order = {c.id: i for i, c in enumerate(checks)}
     done: dict[str, dict[str, Any]] = {}
 
     def on_result(outcome: dict[str, Any]) -> None:
+        for key, target in (("flags", "flags"), ("notes", "notes")):
+            payload[target] = list(dict.fromkeys(payload[target] + outcome.pop(key, [])))
+        if outcome.get("tampered"):
+            payload["flags"] = list(
+                dict.fromkeys(payload["flags"] + [f"the notebook's code modified the grader during {outcome['id']}"])
+            )
         done[outcome["id"]] = outcome
         payload["checks"] = sorted(done.values(), key=lambda c: order[c["id"]])
-        write(out, payload)
+        report.send()
 
-    learner = Namespace(learner_loaded.namespace, "notebook")
-    reference = Namespace(reference_loaded.namespace, "reference solution")
-    run_checks(checks, learner, reference, check_timeout, on_result)
+    learner = Namespace(loaded.namespace, "notebook")
+    run_checks(checks, learner, reference, context, sandbox if context.isolate else None, on_result)
     return 0

@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from ..registry import CheckFailed
+from ..registry import CheckFailed, GraderError
 
 T = TypeVar("T")
 
+SAMPLE_SIZE = 100  # generated inputs recorded per check for the student kit
 SETTINGS = settings(
     max_examples=100, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
@@ -24,8 +25,8 @@ def smallest_counterexample(strategy: st.SearchStrategy[T], holds: Callable[[T],
     def broken(value: T) -> bool:
         try:
             return not holds(value)
-        except NotImplementedError:
-            raise  # an unattempted exercise is not a counterexample
+        except (NotImplementedError, GraderError):
+            raise  # an unattempted exercise, or the grader's own failure, is not a counterexample
         except Exception:
             return True
 
@@ -53,9 +54,7 @@ def call(description: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
     """Call learner code; turn an unexpected exception into a failure that says where."""
     try:
         return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except CheckFailed:
+    except (NotImplementedError, CheckFailed, GraderError):
         raise
     except Exception as exc:
         raise CheckFailed(f"{description} raised {type(exc).__name__}: {exc}") from exc

@@ -20,8 +20,9 @@ import numpy as np
 import openai
 from hypothesis import strategies as st
 
+from ..oracle import Reference
 from ..registry import CheckFailed, Namespace, check
-from .common import Clock, call, close, smallest_counterexample
+from .common import Clock, call, close
 
 _MOCK = None
 
@@ -63,9 +64,9 @@ HANDOUT_VECTORS = [
     "cosine_similarity matches numpy on fixed vectors",
     "Divide the dot product by the product of the two norms: a @ b / (|a| |b|).",
 )
-def cosine_fixed(learner: Namespace, reference: Namespace) -> None:
+def cosine_fixed(learner: Namespace, ref: Reference) -> None:
     for a, b in HANDOUT_VECTORS:
-        expected = reference.cosine_similarity(a, b)
+        expected = ref.call("cosine_similarity", a, b)
         got = call("cosine_similarity", learner.cosine_similarity, a, b)
         if not isinstance(got, int | float | np.floating) or not close(float(got), expected):
             raise CheckFailed("Wrong similarity.", input=(a, b), expected=round(expected, 6), actual=got)
@@ -86,20 +87,23 @@ vectors = (
     "cosine_similarity is symmetric, in [-1, 1] and scale invariant (generated)",
     "Compute with floats (np.asarray(x, dtype=float)); clip tiny rounding errors into [-1, 1].",
 )
-def cosine_properties(learner: Namespace, reference: Namespace) -> None:
+def cosine_properties(learner: Namespace, ref: Reference) -> None:
     cos = learner.cosine_similarity
+
+    def expected(a: list[float], b: list[float]) -> float:
+        return float(ref.call("cosine_similarity", a, b))
 
     def holds(ab: tuple[list[float], list[float]]) -> bool:
         a, b = ab
         value = float(cos(a, b))
         return (
-            close(value, reference.cosine_similarity(a, b), 1e-6)
+            close(value, expected(a, b), 1e-6)
             and close(value, float(cos(b, a)), 1e-9)
             and -1.0 <= value <= 1.0
             and close(value, float(cos([3.5 * x for x in a], b)), 1e-6)
         )
 
-    bad = smallest_counterexample(vectors, holds)
+    bad = ref.counterexample("02-cosine-properties", vectors, holds)
     if bad is not None:
         a, b = bad
         try:
@@ -110,7 +114,7 @@ def cosine_properties(learner: Namespace, reference: Namespace) -> None:
             "A property fails on this (smallest) pair: cos(a,b) must equal numpy's, equal cos(b,a), lie in "
             "[-1, 1] and not change when a is scaled by 3.5. Got (cos(a,b), cos(b,a), cos(3.5a,b)).",
             input=(a, b),
-            expected=round(reference.cosine_similarity(a, b), 6),
+            expected=round(expected(a, b), 6),
             actual=got,
         )
 
@@ -121,7 +125,7 @@ def cosine_properties(learner: Namespace, reference: Namespace) -> None:
     "cosine_similarity of a zero vector is 0.0, not NaN or an error",
     "A zero vector has no direction: return 0.0 when either norm is 0, before dividing.",
 )
-def cosine_zero(learner: Namespace, reference: Namespace) -> None:
+def cosine_zero(learner: Namespace, ref: Reference) -> None:
     for a, b in (([0.0, 0.0], [1.0, 2.0]), ([1.0, 2.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0])):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -136,7 +140,7 @@ def cosine_zero(learner: Namespace, reference: Namespace) -> None:
                     expected=0.0,
                     actual=f"{type(exc).__name__}: {exc}",
                 ) from None
-        if got is None or math.isnan(float(got)) or float(got) != reference.cosine_similarity(a, b):
+        if got is None or math.isnan(float(got)) or float(got) != 0.0:
             raise CheckFailed("Wrong value for a zero vector.", input=(a, b), expected=0.0, actual=got)
 
 
@@ -149,13 +153,12 @@ def cosine_zero(learner: Namespace, reference: Namespace) -> None:
     "get_embedding returns the mock's embedding as a fixed-size float vector",
     "Call client.embeddings.create(model=..., input=text) and return np.array(data[0].embedding).",
 )
-def embedding(learner: Namespace, reference: Namespace) -> None:
+def embedding(learner: Namespace, ref: Reference) -> None:
     client = mock_client()
     mine = make_cache(learner, client=client)
-    ref = reference.SemanticCache(client=client)
     for text in ("What's the weather today?", "Tell me about Python"):
         got = call("get_embedding", mine.get_embedding, text)
-        expected = ref.get_embedding(text)
+        expected = np.asarray(ref.value(("embedding", text), partial(reference_embedding, text=text)))
         arr = np.asarray(got, dtype=float) if got is not None else None
         if arr is None or arr.shape != expected.shape or not np.allclose(arr, expected, atol=1e-6):
             raise CheckFailed(
@@ -164,6 +167,10 @@ def embedding(learner: Namespace, reference: Namespace) -> None:
                 expected=f"array of shape {expected.shape}",
                 actual=None if arr is None else arr.shape,
             )
+
+
+def reference_embedding(reference: Namespace, text: str) -> Any:
+    return reference.SemanticCache(client=mock_client()).get_embedding(text)
 
 
 HANDOUT_ENTRIES = [
@@ -185,7 +192,7 @@ HANDOUT_QUERIES = [
     "find_similar embeds the query, compares it with every entry and returns the best response at or above "
     "the threshold, else None.",
 )
-def handout(learner: Namespace, reference: Namespace) -> None:
+def handout(learner: Namespace, ref: Reference) -> None:
     cache = make_cache(learner, similarity_threshold=0.85, client=mock_client())
     for query, response in HANDOUT_ENTRIES:
         call("add", cache.add, query, response)
@@ -204,7 +211,7 @@ def handout(learner: Namespace, reference: Namespace) -> None:
     "find_similar returns the best match, not the first one above the threshold",
     "Keep the highest similarity seen (np.argmax over all entries), then compare it with the threshold.",
 )
-def best_match(learner: Namespace, reference: Namespace) -> None:
+def best_match(learner: Namespace, ref: Reference) -> None:
     table = {"q": [1.0, 0.0, 0.0], "close": [0.9, 0.43589, 0.0], "closest": [0.99, 0.14107, 0.0]}
     cache = make_cache(learner, similarity_threshold=0.8, embed=table_embedder(table))
     call("add", cache.add, "close", "first added, less similar")
@@ -225,7 +232,7 @@ def best_match(learner: Namespace, reference: Namespace) -> None:
     "a similarity equal to the threshold is a hit; just below is a miss",
     "Compare with >= threshold, not > threshold.",
 )
-def threshold(learner: Namespace, reference: Namespace) -> None:
+def threshold(learner: Namespace, ref: Reference) -> None:
     table = {"q": [1.0, 0.0], "same": [2.0, 0.0], "other": [0.6, 0.8]}
     cache = make_cache(learner, similarity_threshold=1.0, embed=table_embedder(table))
     call("add", cache.add, "same", "identical direction")
@@ -254,8 +261,9 @@ def threshold(learner: Namespace, reference: Namespace) -> None:
     2,
     "with max_entries, the least recently used entry is evicted (a hit refreshes it)",
     "Keep entries in an OrderedDict: move_to_end on a hit, popitem(last=False) when full.",
+    part="stretch",
 )
-def lru(learner: Namespace, reference: Namespace) -> None:
+def lru(learner: Namespace, ref: Reference) -> None:
     basis = {name: [float(i == k) for k in range(5)] for i, name in enumerate("abcde")}
     cache = make_cache(learner, similarity_threshold=0.99, max_entries=3, embed=table_embedder(basis))
     for name in "abc":
@@ -277,8 +285,9 @@ def lru(learner: Namespace, reference: Namespace) -> None:
     1,
     "entries expire after ttl_seconds on the injected clock",
     "Store the insertion time from self.clock(); treat entries older than ttl_seconds as absent.",
+    part="stretch",
 )
-def ttl(learner: Namespace, reference: Namespace) -> None:
+def ttl(learner: Namespace, ref: Reference) -> None:
     clock = Clock()
     table = {"a": [1.0, 0.0], "b": [0.0, 1.0]}
     cache = make_cache(learner, similarity_threshold=0.9, ttl_seconds=10.0, clock=clock, embed=table_embedder(table))
@@ -301,8 +310,9 @@ def ttl(learner: Namespace, reference: Namespace) -> None:
     1,
     "entries only match queries of the same scope (model, system prompt, tenant)",
     "Store the scope with each entry and compare only entries whose scope equals the query's.",
+    part="stretch",
 )
-def scope(learner: Namespace, reference: Namespace) -> None:
+def scope(learner: Namespace, ref: Reference) -> None:
     table = {"q": [1.0, 0.0]}
     cache = make_cache(learner, similarity_threshold=0.9, embed=table_embedder(table))
     call("add", cache.add, "q", "answer for gpt-4 / pirate persona", scope="gpt-4|You are a pirate.")
@@ -322,50 +332,7 @@ def scope(learner: Namespace, reference: Namespace) -> None:
         )
 
 
-# --- differential test on generated workloads --------------------------------------------------
-
-workloads = st.lists(
-    st.tuples(st.sampled_from(["add", "find"]), st.integers(0, 5), st.sampled_from(["", "s1"])),
-    min_size=1,
-    max_size=25,
-)
-
-
-def _replay(ns_cache_cls, ops, dims: int = 6):  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(7)
-    table = {f"t{i}": list(rng.standard_normal(dims)) for i in range(6)}
-    cache = ns_cache_cls(similarity_threshold=0.3, max_entries=4, embed=table_embedder(table))
-    answers = []
-    for op, i, scope_name in ops:
-        if op == "add":
-            cache.add(f"t{i}", f"r{i}", scope=scope_name)
-        else:
-            answers.append(cache.find_similar(f"t{i}", scope=scope_name))
-    return answers
-
-
-@check(
-    "02-generated",
-    2,
-    "on generated add/find sequences, answers equal the reference's",
-    "Combine the rules: same scope, best similarity at or above the threshold, LRU eviction at max_entries.",
-    visibility="hidden",
-)
-def generated(learner: Namespace, reference: Namespace) -> None:
-    cls, ref_cls = learner.SemanticCache, reference.SemanticCache
-    bad = smallest_counterexample(workloads, lambda ops: _replay(cls, ops) == _replay(ref_cls, ops))
-    if bad is not None:
-        try:
-            got: object = _replay(cls, bad)
-        except Exception as exc:
-            got = f"{type(exc).__name__}: {exc}"
-        raise CheckFailed(
-            "Answers differ from the reference on this (smallest) sequence of operations "
-            "(threshold 0.3, max_entries 4).",
-            input=bad,
-            expected=_replay(ref_cls, bad),
-            actual=got,
-        )
+# --- scale ---------------------------------------------------------------------------------------
 
 
 def python_steps(action: Callable[[], object]) -> int:
@@ -391,8 +358,9 @@ def python_steps(action: Callable[[], object]) -> int:
     1,
     "lookups stay vectorised: the Python work of a lookup does not grow with the number of entries",
     "Keep embeddings in one 2-D numpy array and score all entries with a single matrix-vector product.",
+    part="stretch",
 )
-def vectorised(learner: Namespace, reference: Namespace) -> None:
+def vectorised(learner: Namespace, ref: Reference) -> None:
     # Counting Python steps, not seconds: checks run in parallel on shared CPUs, and timings
     # of a sub-millisecond lookup flaked there; the step count is exact and reproducible.
     sizes, dims = (500, 5_000), 32
@@ -409,7 +377,7 @@ def vectorised(learner: Namespace, reference: Namespace) -> None:
             out.append(python_steps(partial(cache.find_similar, f"e{sizes[1]}")))
         return out
 
-    ref_small, ref_large = steps(reference.SemanticCache)
+    ref_small, ref_large = ref.value(("steps", sizes, dims), lambda r: tuple(steps(r.SemanticCache)))
     try:
         small, large = steps(learner.SemanticCache)
     except NotImplementedError:
