@@ -17,8 +17,10 @@ def test_reference_solutions_score_full_marks() -> None:
     assert result["score"] == result["max_score"] == sum(c.points for lab in STEMS for c in checks_for(lab))
     for lab in result["labs"]:
         assert lab["error"] is None and lab["cell_errors"] == []
+        assert lab["status"] == "ok" and lab["flags"] == [], lab["flags"]
         failed = [c for c in lab["checks"] if not c["passed"]]
         assert not failed, failed
+        assert lab["core"] + lab["stretch"] == lab["score"]
 
 
 def test_shipped_labs_score_zero_and_say_why() -> None:
@@ -35,10 +37,16 @@ def test_shipped_labs_score_zero_and_say_why() -> None:
 def test_json_shape_per_check() -> None:
     result = cli_check(SOLUTIONS / "02_semantic_cache.ipynb")
     (lab,) = result["labs"]
-    assert set(result) == {"score", "max_score", "labs"}
-    assert {"lab", "name", "notebook", "score", "max_score", "error", "cell_errors", "checks"} <= set(lab)
+    assert set(result) == {"score", "max_score", "core", "core_max", "stretch", "stretch_max", "labs"}
+    assert {"lab", "name", "notebook", "score", "max_score", "status", "flags", "error", "cell_errors", "checks"} <= set(
+        lab
+    )
     for check in lab["checks"]:
-        assert {"id", "description", "points", "max_points", "passed", "message", "hint", "visibility"} <= set(check)
+        assert {"id", "description", "points", "max_points", "passed", "message", "hint", "visibility", "part"} <= set(
+            check
+        )
+    assert {c["part"] for c in lab["checks"]} == {"core", "stretch"}
+    assert lab["core_max"] == sum(c.points for c in checks_for("02") if c.part == "core")
     assert [c["id"] for c in lab["checks"]] == [c.id for c in checks_for("02")]
 
 
@@ -102,4 +110,14 @@ def test_gradescope_results_json(tmp_path: Path) -> None:
     by_name = {t["name"].split(":")[0]: t for t in results["tests"]}
     assert by_name["02-generated"]["visibility"] == "after_published"
     assert by_name["02-lru"]["visibility"] == "visible" and by_name["02-lru"]["score"] == 2
-    assert all(set(t) == {"name", "score", "max_score", "output", "visibility"} for t in results["tests"])
+    assert all(set(t) == {"name", "score", "max_score", "output", "tags", "visibility"} for t in results["tests"])
+
+
+def test_gradescope_hides_hidden_checks_details(tmp_path: Path) -> None:
+    """A failed hidden check says "failed" and nothing more; a failed public one says why, with a hint."""
+    broken = notebook_with("02", tmp_path, replace={"self._recency.move_to_end(self._keys[best])": "pass"})
+    out = tmp_path / "results.json"
+    cli_check(broken, extra=("--gradescope", str(out)))
+    by_name = {t["name"].split(":")[0]: t for t in json.loads(out.read_text())["tests"]}
+    assert by_name["02-generated"]["score"] == 0 and by_name["02-generated"]["output"] == "failed"
+    assert "hint:" in by_name["02-lru"]["output"] and "expected:" in by_name["02-lru"]["output"]
