@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     grade_cmd.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     grade_cmd.add_argument("--parallel", type=int, default=0, help="submissions at once (default: one per CPU)")
     grade_cmd.add_argument("--no-gradebook", action="store_true", help="do not write nbgrader's gradebook")
+    grade_cmd.add_argument("--timeout", type=float, default=Limits.wall_seconds, help="seconds per submission")
     feedback = sub.add_parser("feedback", help="write HTML feedback for every graded submission")
     feedback.add_argument("--course", type=Path, help="the course folder (default: course/)")
     args = parser.parse_args(argv)
@@ -51,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "grade":
                 path = course.grade_course(
-                    root, force=args.force, limits=Limits(parallel=args.parallel), gradebook=not args.no_gradebook
+                    root,
+                    force=args.force,
+                    limits=Limits(parallel=args.parallel, wall_seconds=args.timeout),
+                    gradebook=not args.no_gradebook,
                 )
             else:
                 path = course.feedback(root)

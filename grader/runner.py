@@ -196,6 +196,8 @@ def _child(
     memory = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cpu = int(limits.wall_seconds)  # the worker's own CPU (its checks have their own): a busy loop while loading
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024 * 1024, 64 * 1024 * 1024))
     os.chdir(folder)
     for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):

@@ -185,7 +185,10 @@ ATTEMPTS = {
 
 def attempt(kind: str, path: str = "") -> str:
     code = ATTEMPTS[kind].format(path=path)
-    return f"try:\n    {code}\n    print('SANDBOX-MISS {kind}')\nexcept Exception as exc:\n    print('SANDBOX-HIT {kind}', type(exc).__name__)"
+    return (
+        f"try:\n    {code}\n    print('SANDBOX-MISS {kind}')\n"
+        f"except Exception as exc:\n    print('SANDBOX-HIT {kind}', type(exc).__name__)"
+    )
 
 
 def test_the_sandbox_refuses_and_flags(tmp_path: Path) -> None:

@@ -1,0 +1,164 @@
+"""Does `make grade` treat a real class fairly: every submission graded, none stopping the others, no stale score?"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import ROOT
+from grader.course import CACHE
+from grader.registry import LABS as LAB_STEMS
+from grader.registry import checks_for
+
+from .helpers import LABS, SOLUTIONS, STEMS, notebook_with
+
+MAX = {lab: sum(c.points for c in checks_for(lab)) for lab in STEMS}
+
+
+def submit(course: Path, student: str, lab: str, source: Path | str, name: str | None = None) -> Path:
+    target = course / "submitted" / student / STEMS[lab] / (name or f"{STEMS[lab]}.ipynb")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(source, Path):
+        shutil.copy(source, target)
+    else:
+        target.write_text(source)
+    return target
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=ROOT, timeout=900
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def read_csv(course: Path) -> dict[str, dict[str, str]]:
+    with open(course / "grades.csv", newline="") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, str]], str]:
+    """A class like a real one: complete, partial, untouched, hostile, broken, renamed, missing, cheating."""
+    course = tmp_path_factory.mktemp("course")
+    scratch = tmp_path_factory.mktemp("sources")
+    for lab, stem in STEMS.items():
+        reference, released = SOLUTIONS / f"{stem}.ipynb", LABS / f"{stem}.ipynb"
+        submit(course, "alice", lab, reference)  # complete
+        submit(course, "bob", lab, released)  # untouched
+        submit(course, "frank", lab, reference)
+        submit(course, "hank", lab, reference)
+        submit(course, "ken", lab, reference)
+        submit(course, "ken", lab, released, name=f"{stem}-Copy1.ipynb")  # an executed copy beside it
+        submit(course, "leo", lab, notebook_with(lab, scratch, append=["import grader.nb\ngrader.nb.check = print"]))
+        submit(course, "dave", lab, notebook_with(lab, scratch, append=["while True:\n    pass"]))
+        submit(course, "erin", lab, notebook_with(lab, scratch, append=["import os\nos._exit(1)"]))
+        submit(course, "gina", lab, '{"cells": [ not json')
+        submit(course, "judy", lab, reference, name="my work (final).ipynb")  # renamed
+    submit(course, "ivan", "01", SOLUTIONS / f"{STEMS['01']}.ipynb")  # lab 02 missing
+    # partial: carol's lab 02 keys its threshold with > instead of >=
+    broken = {"if scores[best] < self.similarity_threshold:": "if scores[best] <= self.similarity_threshold:"}
+    submit(course, "carol", "02", notebook_with("02", scratch, replace=broken))
+    submit(course, "carol", "01", LABS / f"{STEMS['01']}.ipynb")
+    # frank edits one locked test cell and deletes another
+    path = course / "submitted" / "frank" / STEMS["02"] / f"{STEMS['02']}.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"] = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != "02-lru"]
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "02-ttl":
+            cell["source"] = "print('trust me')"
+    path.write_text(json.dumps(nb))
+    # hank prints 10 MB
+    flood = notebook_with("02", scratch, append=["print('x' * 10_000_000)"])
+    submit(course, "hank", "02", flood)
+    done = run("grade", "--course", str(course), "--timeout", "30")
+    run("feedback", "--course", str(course))
+    return course, read_csv(course), done.stdout
+
+
+def test_every_student_has_one_row_with_the_right_status(graded) -> None:
+    _, rows, _ = graded
+    stems = list(LAB_STEMS.values())
+    assert list(next(iter(rows.values()))) == ["student", *stems, "core", "stretch", "total", "max", "status", "notes"]
+    full = sum(MAX.values())
+    assert rows["alice"]["total"] == str(full) and rows["alice"]["status"] == "ok"
+    assert rows["bob"]["total"] == "0" and rows["bob"]["status"] == "ok", "an honest zero is a zero, not a problem"
+    assert rows["ivan"][STEMS["02"]] == "missing" and rows["ivan"]["status"] == "missing: lab 02"
+    assert rows["ivan"][STEMS["01"]] == str(MAX["01"])
+    assert rows["gina"][STEMS["01"]] == "ungradable" and "not valid notebook JSON" in rows["gina"]["status"]
+    assert rows["dave"][STEMS["02"]] == "ungradable" and "longer than" in rows["dave"]["status"]
+    assert "exited with code 1" in rows["erin"]["status"]
+    assert 0 < int(rows["carol"][STEMS["02"]]) < MAX["02"]
+    assert rows["judy"]["total"] == str(full) and "my work (final).ipynb" in rows["judy"]["notes"]
+    assert rows["ken"]["total"] == str(full) and "-Copy1.ipynb" in rows["ken"]["notes"]
+    assert rows["hank"]["total"] == str(full), "a 10 MB print costs nothing"
+    assert rows["frank"]["total"] == str(full), "graded with the original checks"
+    assert "02-lru was deleted" in rows["frank"]["status"] and "02-ttl was edited" in rows["frank"]["status"]
+    assert rows["leo"]["total"] == str(full) and rows["leo"]["status"].startswith("flagged")
+    assert "imports the grader" in rows["leo"]["status"]
+    assert all(int(r["core"]) + int(r["stretch"]) == int(r["total"]) for r in rows.values())
+
+
+def test_the_summary_says_who_needs_a_human(graded) -> None:
+    _, _, out = graded
+    assert "Checks most often failed:" in out and "Need a human:" in out
+    for student in ("dave", "erin", "gina", "frank", "leo", "ivan"):
+        assert re.search(rf"^  {student}: ", out, re.M), student
+    assert not re.search(r"^  alice: ", out, re.M)
+
+
+def test_the_gradebook_holds_the_same_scores(graded) -> None:
+    """nbgrader export and formgrader read the gradebook: it must agree with grades.csv."""
+    from nbgrader.api import Gradebook
+
+    course, rows, _ = graded
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in ("alice", "bob", "carol", "frank"):
+            for lab, stem in STEMS.items():
+                score = gradebook.find_submission(stem, student).score
+                assert score == float(rows[student][stem]), (student, lab)
+
+
+def test_feedback_shows_hidden_checks_by_name_only(graded) -> None:
+    course, _, _ = graded
+    pages = list((course / "feedback").rglob("*.html"))
+    assert len(pages) == 2 * 11 + 1  # eleven students with both labs, and ivan with one
+    hidden_sources = [
+        (ROOT / "grader" / "hidden" / f"lab{lab}.py").read_text() for lab in STEMS
+    ]  # fragments of hidden code must appear nowhere
+    fragments = [line.strip() for text in hidden_sources for line in text.splitlines() if len(line.strip()) > 30]
+    for page in pages:
+        text = page.read_text()
+        assert "Traceback" not in text and str(ROOT) not in text and str(course) not in text, page
+        assert not any(fragment in text for fragment in fragments), page
+        assert len(text) < 100_000, page
+    carol = (course / "feedback" / "carol" / STEMS["02"] / f"{STEMS['02']}.html").read_text()
+    assert "02-generated" in carol and "hidden check" in carol
+    generated_row = carol.split("02-generated", 1)[1].split("</tr>", 1)[0]
+    assert "input:" not in generated_row and "expected:" not in generated_row and "Hint" not in generated_row
+    assert "expected:" in carol.split("02-threshold", 1)[1].split("</tr>", 1)[0], "public failures explain"
+    dave = (course / "feedback" / "dave" / STEMS["02"] / f"{STEMS['02']}.html").read_text()
+    assert "could not be graded" in dave and "longer than" in dave
+
+
+def test_rerun_skips_unchanged_and_a_failed_regrade_leaves_no_old_score(graded) -> None:
+    course, _, _ = graded
+    again = run("grade", "--course", str(course), "--no-gradebook").stdout
+    assert "Grading 0 submission(s)" in again and "unchanged since their last grading" in again
+    alice = course / "submitted" / "alice" / STEMS["02"] / f"{STEMS['02']}.ipynb"
+    alice.write_text("{ broken on purpose")
+    run("grade", "--course", str(course), "--no-gradebook")
+    rows = read_csv(course)
+    assert rows["alice"][STEMS["02"]] == "ungradable", "the old full score must not stand"
+    stored = json.loads((course / CACHE / "alice" / f"{STEMS['02']}.json").read_text())
+    assert stored["score"] == 0
+    forced = run("grade", "--course", str(course), "--force", "--no-gradebook").stdout
+    assert "unchanged" not in forced
