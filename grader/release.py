@@ -158,7 +158,7 @@ def record(lab: str) -> dict[str, Any]:
     assert recorder.recording is not None
     data: dict[str, Any] = {
         "lab": lab,
-        "hidden": [c.meta() for c in checks if c.visibility == "hidden"],
+        "hidden": [{**c.meta(), "hint": ""} for c in checks if c.visibility == "hidden"],  # name and points only
         **recorder.recording,
     }
     replay = Reference(lab, recorded=data)
