@@ -27,6 +27,7 @@ from typing import Any
 from . import LABS_DIR, ROOT, SOLUTIONS
 from .loader import REFERENCE_LABEL, load
 from .oracle import Reference
+from .pytest_plugin import classroom_config
 from .registry import LABS, Namespace, checks_for, explain
 
 KEEP_METADATA = {"kernelspec", "language_info"}
@@ -193,6 +194,9 @@ def build_kit(kit: Path, labs_from: Path = LABS_DIR) -> list[Path]:
     shutil.copy2(ROOT / "kit" / "Makefile", kit / "Makefile")
     shutil.copy2(ROOT / "kit" / "README.md", kit / "README.md")
     shutil.copy2(ROOT / ".gitignore", kit / ".gitignore")
+    classroom = kit / ".github" / "classroom" / "autograding.json"
+    classroom.parent.mkdir(parents=True)
+    classroom.write_text(json.dumps(classroom_config(), indent=2) + "\n", encoding="utf-8")
     expectations = kit / "grader" / "expectations"
     expectations.mkdir()
     for lab in LABS:

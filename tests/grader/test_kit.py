@@ -140,3 +140,18 @@ def test_the_self_check_cells_work_in_the_kit(kit: Path) -> None:
     assert f"GRADER {kit}" in done.stdout
     assert "\u2713 02-cosine-fixed" in done.stdout and "\u2717 02-cosine-zero" in done.stdout
     assert "graded by the instructor" in done.stdout
+
+
+def test_the_kits_classroom_config_runs_one_check_per_test(kit: Path) -> None:
+    """GitHub Classroom runs each command of autograding.json in the student's repository: try two."""
+    config = json.loads((kit / ".github" / "classroom" / "autograding.json").read_text())
+    public = {c.id: c.points for lab in STEMS for c in checks_for(lab) if c.visibility == "public"}
+    assert {t["name"].split(" ", 1)[0]: t["points"] for t in config["tests"]} == public
+    command = next(t["run"] for t in config["tests"] if t["name"].startswith("02-cosine-zero"))
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    shutil.copy(kit.parent / "labs" / f"{STEMS['02']}.ipynb", kit / "labs" / f"{STEMS['02']}.ipynb")
+    untouched = subprocess.run(command, shell=True, capture_output=True, text=True, cwd=kit, timeout=300, env=env)
+    assert untouched.returncode == 1 and "Not implemented yet" in untouched.stdout
+    shutil.copy(SOLUTIONS / f"{STEMS['02']}.ipynb", kit / "labs" / f"{STEMS['02']}.ipynb")
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, cwd=kit, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout

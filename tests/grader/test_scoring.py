@@ -38,9 +38,18 @@ def test_json_shape_per_check() -> None:
     result = cli_check(SOLUTIONS / "02_semantic_cache.ipynb")
     (lab,) = result["labs"]
     assert set(result) == {"score", "max_score", "core", "core_max", "stretch", "stretch_max", "labs"}
-    assert {"lab", "name", "notebook", "score", "max_score", "status", "flags", "error", "cell_errors", "checks"} <= set(
-        lab
-    )
+    assert {
+        "lab",
+        "name",
+        "notebook",
+        "score",
+        "max_score",
+        "status",
+        "flags",
+        "error",
+        "cell_errors",
+        "checks",
+    } <= set(lab)
     for check in lab["checks"]:
         assert {"id", "description", "points", "max_points", "passed", "message", "hint", "visibility", "part"} <= set(
             check
@@ -121,3 +130,28 @@ def test_gradescope_hides_hidden_checks_details(tmp_path: Path) -> None:
     by_name = {t["name"].split(":")[0]: t for t in json.loads(out.read_text())["tests"]}
     assert by_name["02-generated"]["score"] == 0 and by_name["02-generated"]["output"] == "failed"
     assert "hint:" in by_name["02-lru"]["output"] and "expected:" in by_name["02-lru"]["output"]
+
+
+def test_pytest_front_end_one_item_per_check(tmp_path: Path) -> None:
+    """`python -m pytest --notebook X --junitxml`: one test case per check, its points as properties."""
+    import xml.etree.ElementTree as ET
+
+    report = tmp_path / "report.xml"
+    broken = notebook_with("02", tmp_path, replace={"self._recency.move_to_end(self._keys[best])": "pass"})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--notebook", str(broken), f"--junitxml={report}", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout
+    cases = {c.get("name"): c for c in ET.parse(report).getroot().iter("testcase")}
+    assert set(cases) == {c.id for c in checks_for("02")}
+    lru = cases["02-lru"]
+    assert lru.find("failure") is not None and "hint:" in lru.find("failure").get("message", "") + (
+        lru.find("failure").text or ""
+    )
+    props = {p.get("name"): p.get("value") for p in cases["02-cosine-fixed"].iter("property")}
+    assert props == {"points": "1", "max_points": "1", "part": "core"}
+    assert "Traceback" not in done.stdout
