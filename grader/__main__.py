@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--out", type=Path, help="write the student notebooks here instead of labs/")
     release.add_argument("--kit", type=Path, help="where to write the student kit (default: release/student)")
     release.add_argument("--no-kit", action="store_true", help="only regenerate the student notebooks")
+    release.add_argument(
+        "--gradescope", type=Path, metavar="ZIP", help="also write Gradescope's autograder zip (instructors only)"
+    )
     grade_cmd = sub.add_parser("grade", help="grade COURSE/submitted with the kit's engine; write COURSE/grades.csv")
     grade_cmd.add_argument("--course", type=Path, help="the course folder (default: course/)")
     grade_cmd.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for path in release_all(args.lab or list(LABS), args.out, kit=None if args.no_kit else args.kit or True):
                 print(f"wrote {path}")
+            if args.gradescope:
+                from .release import build_gradescope
+
+                print(f"wrote {build_gradescope(args.gradescope)} (it holds the answers: for Gradescope only)")
         except RuntimeError as exc:
             print(f"grader release: {exc}", file=sys.stderr)
             return 1

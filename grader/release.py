@@ -203,3 +203,23 @@ def build_kit(kit: Path, labs_from: Path = LABS_DIR) -> list[Path]:
         (expectations / f"lab{lab}.json").write_text(json.dumps(record(lab), indent=1) + "\n", encoding="utf-8")
     archive = shutil.make_archive(str(kit.parent / kit.name), "zip", root_dir=kit.parent, base_dir=kit.name)
     return [kit, Path(archive)]
+
+
+def build_gradescope(target: Path) -> Path:
+    """Gradescope's autograder zip: setup.sh and run_autograder at its root, the instructor's kit beside them.
+
+    It holds the reference and the hidden checks, so it goes to Gradescope, never to students.
+    """
+    with tempfile.TemporaryDirectory(prefix="gradescope-") as scratch:
+        staging = Path(scratch)
+        source = staging / "source"
+        for name in [*KIT_FILES, "solutions", "labs", "kit"]:
+            source_path = ROOT / name
+            if source_path.is_file():
+                _copy_tree(source_path, source / name)
+            else:
+                shutil.copytree(source_path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("setup.sh", "run_autograder"):
+            shutil.copy2(ROOT / "gradescope" / name, staging / name)
+        archive = shutil.make_archive(str(target.with_suffix("")), "zip", root_dir=staging)
+    return Path(archive)
