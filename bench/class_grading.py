@@ -1,0 +1,122 @@
+"""Grading a class: `make grade` (the kit's engine) against plain `nbgrader autograde`, in one run.
+
+    python bench/class_grading.py [--students 100]
+
+Generates a class: every student submits every lab, as a realistic mix (a third complete,
+a third partial with one plausible mistake, a sixth untouched, a sixth with a cell that
+raises). Both graders grade the same submissions from scratch in their own course folder:
+ours with `python -m grader grade --force` (parallel, sandboxed, gradebook written),
+nbgrader with `nbgrader autograde <lab>` per lab (serial, one kernel per notebook).
+Prints wall time and submissions per minute for each, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.registry import LABS  # noqa: E402
+from grader.release import generate, venv_env  # noqa: E402
+
+MISTAKES = {
+    "02": [
+        ("if scores[best] < self.similarity_threshold:", "if scores[best] <= self.similarity_threshold:"),
+        ("self._recency.move_to_end(self._keys[best])", "pass"),
+    ],
+    "01": [
+        ('raise ValueError("text must not be empty or only whitespace")', "pass"),
+        ("confidence: float = Field(ge=0.0, le=1.0)", "confidence: float"),
+    ],
+}
+
+
+def variant(lab: str, kind: str, rng: random.Random) -> str:
+    stem = LABS[lab]
+    source = ROOT / ("labs" if kind == "untouched" else "solutions") / f"{stem}.ipynb"
+    nb = json.loads(source.read_text())
+    if kind == "partial":
+        candidates = [(old, new) for old, new in MISTAKES[lab] if old in source.read_text()]
+        if candidates:
+            old, new = rng.choice(candidates)
+            for cell in nb["cells"]:
+                text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                cell["source"] = text.replace(old, new)
+    if kind == "raising":
+        nb["cells"].append(
+            {"cell_type": "code", "execution_count": None, "id": "oops", "metadata": {}, "outputs": [], "source": "1/0"}
+        )
+    return json.dumps(nb)
+
+
+def build_class(course: Path, students: int, seed: int) -> int:
+    rng = random.Random(seed)
+    kinds = ["complete", "complete", "partial", "partial", "untouched", "raising"]
+    count = 0
+    for i in range(students):
+        for lab, stem in LABS.items():
+            target = course / "submitted" / f"student{i:03d}" / stem / f"{stem}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(variant(lab, rng.choice(kinds), rng))
+            count += 1
+    return count
+
+
+def timed(args: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=venv_env(), timeout=7200)
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(args)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="class-bench-") as scratch:
+        ours_course, theirs_course = Path(scratch) / "ours", Path(scratch) / "nbgrader"
+        submissions = build_class(ours_course, args.students, args.seed)
+        shutil.copytree(ours_course / "submitted", theirs_course / "submitted")
+        for lab in LABS:
+            generate(lab, theirs_course)
+        ours = timed([python, "-m", "grader", "grade", "--course", str(ours_course), "--force"], ROOT)
+        theirs = sum(
+            timed(
+                [
+                    python,
+                    "-m",
+                    "nbgrader",
+                    "autograde",
+                    stem,
+                    "--create",
+                    "--force",
+                    "--log-level=ERROR",
+                    f"--CourseDirectory.root={theirs_course}",
+                ],
+                theirs_course,
+            )
+            for stem in LABS.values()
+        )
+    print(f"\nGrading a class of {args.students} students x {len(LABS)} labs = {submissions} submissions\n")
+    print(f"{'grader':32} {'wall (s)':>9} {'submissions/min':>16}")
+    for name, seconds in (("make grade (the kit's engine)", ours), ("nbgrader autograde", theirs)):
+        print(f"{name:32} {seconds:9.1f} {submissions / seconds * 60:16.1f}")
+    print(f"\nspeed-up: {theirs / ours:.1f}x")
+    print(f"rerun: python bench/class_grading.py --students {args.students}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
