@@ -8,7 +8,7 @@ KERNEL := llm-prod-kit
 MOCK_LLM_PORT ?= 8000
 export MOCK_LLM_PORT
 
-.PHONY: setup lab lab-instructor mock test check release grade feedback lint format data report bench clean
+.PHONY: setup lab lab-instructor doctor mock test check release grade feedback lint format data report bench clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ lab: $(STAMP)
 
 lab-instructor: $(STAMP)
 	$(BIN)/python scripts/lab.py --instructor
+
+# Not after $(STAMP): a setup that fails is what it diagnoses. It moves into .venv itself when that works.
+doctor:
+	@$(PYTHON) scripts/doctor.py
 
 mock: $(STAMP)
 	$(BIN)/python -m mock_llm --port $(MOCK_LLM_PORT)
@@ -39,7 +43,7 @@ release: $(STAMP)
 	$(BIN)/python -m grader release
 
 grade: $(STAMP)
-	$(BIN)/python -m grader grade $(if $(COURSE),--course $(COURSE))
+	$(BIN)/python -m grader grade $(if $(COURSE),--course $(COURSE)) $(if $(FORCE),--force)
 
 feedback: $(STAMP)
 	$(BIN)/python -m grader feedback $(if $(COURSE),--course $(COURSE))
@@ -62,6 +66,7 @@ report: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/mock_throughput.py
 	$(BIN)/python bench/grading_speed.py
+	$(BIN)/python bench/class_grading.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
