@@ -232,24 +232,57 @@ def grade_course(
         + (f"; {skipped} unchanged since their last grading (FORCE=1 regrades them)" if skipped else ""),
         file=out,
     )
-    if todo:
-        with _Progress(len(todo), out) as progress:
+    try:
+        if todo:
+            with _Progress(len(todo), out) as progress:
 
-            def finished(index: int, result: LabResult) -> None:
-                submission, key = todo[index]
-                data = _stored(result, submission, key)
-                _write_json(_cache_path(course, submission), data)
-                stored[(submission.student, submission.lab)] = data
-                progress.advance(f"{submission.student} lab {submission.lab}: {result.score}/{result.max_score}")
+                def finished(index: int, result: LabResult) -> None:
+                    submission, key = todo[index]
+                    data = _stored(result, submission, key)
+                    _write_json(_cache_path(course, submission), data)
+                    stored[(submission.student, submission.lab)] = data
+                    progress.advance(f"{submission.student} lab {submission.lab}: {result.score}/{result.max_score}")
 
-            grade(
-                [(s.lab, s.notebook) for s, _ in todo],
-                limits,
-                on_result=finished,
-                protect=[course],
-            )
+                grade(
+                    [(s.lab, s.notebook) for s, _ in todo],
+                    limits,
+                    on_result=finished,
+                    protect=[course],
+                )
+    finally:  # interrupted or not, grades.csv never shows a score that was not just confirmed
+        for submission, _ in todo:
+            stored.setdefault((submission.student, submission.lab), _not_graded(submission))
+        write_csv(course, _rows(submissions, missing, stored))
+    rows = _rows(submissions, missing, stored)
+    if gradebook:
+        _gradebook(course, [row for row in rows if row.results])
+    print_summary(rows, out)
+    return course / "grades.csv"
+
+
+def _not_graded(submission: Submission) -> dict[str, Any]:
+    reason = "not graded: the run stopped before it; run make grade again"
+    checks = checks_for(submission.lab)
+    return {
+        "lab": submission.lab,
+        "name": LABS[submission.lab],
+        "student": submission.student,
+        "notebook": submission.notebook.name,
+        "score": 0,
+        "max_score": sum(c.points for c in checks),
+        "core": 0,
+        "stretch": 0,
+        "status": f"ungradable: {reason}",
+        "checks": [],
+        "submission_notes": submission.notes,
+    }
+
+
+def _rows(
+    submissions: list[Submission], missing: dict[str, list[str]], stored: dict[tuple[str, str], dict[str, Any]]
+) -> list[Row]:
     students = sorted({s.student for s in submissions} | set(missing))
-    rows = [
+    return [
         Row(
             student,
             {lab: data for (who, lab), data in stored.items() if who == student},
@@ -257,11 +290,6 @@ def grade_course(
         )
         for student in students
     ]
-    csv_path = write_csv(course, rows)
-    if gradebook:
-        _gradebook(course, rows)
-    print_summary(rows, out)
-    return csv_path
 
 
 class _Progress:
@@ -355,6 +383,8 @@ def _gradebook(course: Path, rows: list[Row]) -> None:
     labs = sorted({lab for row in rows for lab in row.results})
     for lab in labs:
         generate(lab, course)  # the assignment's source and its grade cells in the gradebook
+    if not labs:
+        return
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for row in rows:
             gradebook.update_or_create_student(row.student)

@@ -260,10 +260,10 @@ def _collect(job: _Job, limits: Limits) -> LabResult:
     else:
         reason = "not run"
     runnable = [c for c in checks if c.runnable]
-    if len(done) < len(runnable) and error is None:
-        error = reason
-        if not done:  # nothing was graded: the notebook, not a check, is the problem
-            ungradable = reason
+    if len(done) < len(runnable) and not payload.get("grader_error"):
+        error = error or reason
+        # the notebook, not a check, stopped grading: a human should look, whatever was graded
+        ungradable = ungradable or (reason if not done else f"{reason} ({len(done)} of {len(runnable)} checks graded)")
     results = []
     for c in checks:
         if c.id in done:
