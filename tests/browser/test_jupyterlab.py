@@ -194,7 +194,8 @@ def screenshot(page: Any, notebook: str) -> Path:
     """The whole notebook in one image: a window as tall as its content, scrolled to the top."""
     panel = "document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
     height = page.evaluate(f"() => {panel} ? {panel}.scrollHeight : 750")
-    page.set_viewport_size({"width": 1280, "height": min(int(height) + 150, 16_000)})
+    # Headless Chromium renders in software, so a window this tall is fine (checked to 30,000 px).
+    page.set_viewport_size({"width": 1280, "height": min(int(height) + 150, 40_000)})
     page.evaluate(f"() => {{ if ({panel}) {panel}.scrollTop = 0; }}")
     page.wait_for_timeout(1000)
     SHOTS.mkdir(parents=True, exist_ok=True)
