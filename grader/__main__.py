@@ -46,7 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     grade_cmd.add_argument("--timeout", type=float, default=Limits.wall_seconds, help="seconds per submission")
     feedback = sub.add_parser("feedback", help="write HTML feedback for every graded submission")
     feedback.add_argument("--course", type=Path, help="the course folder (default: course/)")
+    sub.add_parser("docs", help="regenerate the check tables in docs/grader.md from the registry")
     args = parser.parse_args(argv)
+
+    if args.command == "docs":
+        from . import ROOT
+        from .scorecard import docs_with_tables
+
+        path = ROOT / "docs" / "grader.md"
+        path.write_text(docs_with_tables(path.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"wrote {path}")
+        return 0
 
     if args.command in {"grade", "feedback"}:
         from . import course
