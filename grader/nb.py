@@ -86,7 +86,8 @@ def check(check_id: str) -> None:
             spec.fn(learner, reference(spec.lab))
         except Exception as exc:  # the learner's error is the verdict
             failure = explain(exc)  # in the same words as `make check`
-    note_lines = [f"{w.category.__name__}: {w.message}" for w in caught]
+    # ResourceWarnings come from garbage collection of objects made earlier (an unclosed client), not from the check
+    note_lines = [f"{w.category.__name__}: {w.message}" for w in caught if not issubclass(w.category, ResourceWarning)]
     if notes.getvalue().strip():
         note_lines.append("stderr: " + notes.getvalue().strip()[:2000])
     title = f"{spec.id} ({spec.points} pt{'s' if spec.points != 1 else ''}, {spec.part}): {spec.description}"
