@@ -136,7 +136,7 @@ class _Job:
     output: list[str] = field(default_factory=list)
     kept: int = 0
     results: bytearray = field(default_factory=bytearray)
-    open_fds: int = 2
+    open_fds: set[int] = field(default_factory=set)  # our ends of its pipes not yet at end-of-file
 
     def keep(self, chunk: bytes) -> None:
         if self.kept < OUTPUT_KEEP:
@@ -234,7 +234,9 @@ def _start(lab: str, notebook: Path, limits: Limits, check_parallel: int, protec
     os.close(res_write)
     os.set_blocking(out_read, False)
     os.set_blocking(res_read, False)
-    return _Job(lab, notebook, pid, out_read, res_read, folder, time.monotonic() + limits.wall_seconds)
+    job = _Job(lab, notebook, pid, out_read, res_read, folder, time.monotonic() + limits.wall_seconds)
+    job.open_fds = {out_read, res_read}
+    return job
 
 
 def _explain_exit(status: int) -> str:
@@ -339,22 +341,26 @@ def grade(
             else:
                 selector.unregister(key.fd)
                 os.close(key.fd)
-                job.open_fds -= 1
+                job.open_fds.discard(key.fd)
         for index, job in list(active.items()):
             if job.status is None:
                 done, status = os.waitpid(job.pid, os.WNOHANG)
                 if done:
                     job.status = status
+                    job.deadline = time.monotonic() + 5  # to drain what it wrote last
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(job.pid, signal.SIGKILL)  # checks it left running must not hold the pipes
                 elif time.monotonic() > job.deadline:
                     job.timed_out = True
-                    with contextlib.suppress(ProcessLookupError):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(job.pid, signal.SIGKILL)  # the worker and every check it forked
                     _, job.status = os.waitpid(job.pid, 0)
-            if job.status is not None and (job.open_fds == 0 or job.timed_out):
-                for fd in (job.output_fd, job.results_fd):
-                    with contextlib.suppress(KeyError, ValueError):
-                        selector.unregister(fd)
-                        os.close(fd)
+            drained = not job.open_fds or job.timed_out or time.monotonic() > job.deadline
+            if job.status is not None and drained:
+                for fd in job.open_fds:  # only our own, still open: a closed number may belong to another job now
+                    selector.unregister(fd)
+                    os.close(fd)
+                job.open_fds.clear()
                 del active[index]
                 finished[index] = _collect(job, limits)
                 if on_result is not None:
