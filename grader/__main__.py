@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a notebook to grade (repeatable); default: labs/*.ipynb",
     )
+    check.add_argument(
+        "--submission",
+        type=Path,
+        metavar="FOLDER",
+        help="grade one notebook per lab found in FOLDER (by name, test cells or folder; as make grade picks them)",
+    )
     check.add_argument("--lab", action="append", default=[], choices=list(LABS), help="only this lab (repeatable)")
     check.add_argument("--json", action="store_true", help="print the result as one JSON object")
     check.add_argument(
@@ -93,7 +99,16 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     try:
-        pairs = resolve(args.notebook, args.lab)
+        if args.submission:
+            from .course import pick_notebooks
+
+            picked, _ = pick_notebooks(args.submission.resolve())
+            pairs = [(s.lab, s.notebook) for s in picked if not args.lab or s.lab in args.lab]
+            for chosen in picked:
+                for note in chosen.notes:
+                    print(f"grader: {note}", file=sys.stderr)
+        else:
+            pairs = resolve(args.notebook, args.lab)
     except ValueError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2

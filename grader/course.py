@@ -117,7 +117,55 @@ def _lab_of_folder(name: str) -> str | None:
 
 
 def _notebooks(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    skip = {".ipynb_checkpoints", "__MACOSX"}
+    return sorted(
+        p
+        for p in folder.rglob("*.ipynb")
+        if p.is_file() and not skip.intersection(p.parts) and not p.name.startswith("._")
+    )
+
+
+def pick_notebooks(folder: Path, student: str = "") -> tuple[list[Submission], list[str]]:
+    """One notebook per lab found under ``folder`` (with why it was picked), and the labs with none.
+
+    A lab is recognised by the notebook's name, then its test cells, then its folder; where
+    several notebooks belong to one lab, the one named like the lab wins, else the newest.
+    """
+    candidates: dict[str, list[tuple[Path, str]]] = {}
+    for path in _notebooks(folder):
+        relative = path.relative_to(folder)
+        by_name = lab_of_notebook(path.name)
+        by_content = None if by_name else detect_lab(path)
+        by_folder = _lab_of_folder(relative.parts[0]) if len(relative.parts) > 1 else None
+        lab = by_name or by_content or by_folder
+        if lab is None:
+            continue
+        how = "name" if by_name else "test cells" if by_content else "folder"
+        candidates.setdefault(lab, []).append((path, how))
+    chosen_list: list[Submission] = []
+    missing: list[str] = []
+    for lab, stem in LABS.items():
+        found = candidates.get(lab, [])
+        if not found:
+            missing.append(lab)
+            continue
+        exact = [p for p, _ in found if p.name == f"{stem}.ipynb"]
+        chosen = exact[0] if exact else max((p for p, _ in found), key=_mtime)
+        notes = []
+        if chosen.name != f"{stem}.ipynb":
+            notes.append(f"lab {lab}: graded {chosen.name} (recognised by its {dict(found)[chosen]})")
+        others = [p.name for p, _ in found if p != chosen]
+        if others:
+            notes.append(f"lab {lab}: also found {', '.join(others)}, not graded")
+        chosen_list.append(Submission(student, lab, chosen, notes))
+    return chosen_list, missing
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def find_submissions(course: Path) -> tuple[list[Submission], dict[str, list[str]]]:
@@ -131,31 +179,10 @@ def find_submissions(course: Path) -> tuple[list[Submission], dict[str, list[str
     submissions: list[Submission] = []
     missing: dict[str, list[str]] = {}
     for student_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        candidates: dict[str, list[tuple[Path, str]]] = {}
-        for path in _notebooks(student_dir):
-            relative = path.relative_to(student_dir)
-            by_folder = _lab_of_folder(relative.parts[0]) if len(relative.parts) > 1 else None
-            by_name = lab_of_notebook(path.name)
-            lab = by_folder or by_name or detect_lab(path)
-            if lab is None:
-                continue
-            how = "folder" if by_folder else "name" if by_name else "content"
-            candidates.setdefault(lab, []).append((path, how))
-        for lab, stem in LABS.items():
-            found = candidates.get(lab, [])
-            if not found:
-                missing.setdefault(student_dir.name, []).append(lab)
-                continue
-            exact = [p for p, _ in found if p.name == f"{stem}.ipynb"]
-            chosen = exact[0] if exact else max((p for p, _ in found), key=lambda p: p.stat().st_mtime)
-            notes = []
-            if chosen.name != f"{stem}.ipynb":
-                how = dict(found)[chosen]
-                notes.append(f"lab {lab}: graded {chosen.name} (recognised by its {how})")
-            others = [p.name for p, _ in found if p != chosen]
-            if others:
-                notes.append(f"lab {lab}: also found {', '.join(others)}, not graded")
-            submissions.append(Submission(student_dir.name, lab, chosen, notes))
+        chosen, absent = pick_notebooks(student_dir, student_dir.name)
+        submissions += chosen
+        if absent:
+            missing[student_dir.name] = absent
     return submissions, missing
 
 
@@ -165,7 +192,9 @@ def find_submissions(course: Path) -> tuple[list[Submission], dict[str, list[str
 def grader_fingerprint() -> str:
     """Changes whenever the checks, the reference or the engine change: then everything is regraded."""
     digest = hashlib.sha256()
-    files = sorted((ROOT / "grader").rglob("*.py")) + sorted(SOLUTIONS.glob("*.ipynb"))
+    files = sorted((ROOT / "grader").rglob("*.py")) + sorted((ROOT / "mock_llm").rglob("*.py"))
+    files += sorted(SOLUTIONS.glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb"))
+    files += sorted((ROOT / "data").glob("*.jsonl"))
     for path in files:
         digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())
@@ -177,7 +206,11 @@ def _cache_path(course: Path, submission: Submission) -> Path:
 
 
 def _key(submission: Submission, fingerprint: str) -> str:
-    return hashlib.sha256(submission.notebook.read_bytes()).hexdigest() + ":" + fingerprint
+    try:
+        content = hashlib.sha256(submission.notebook.read_bytes()).hexdigest()
+    except OSError:
+        content = "unreadable"
+    return content + ":" + fingerprint
 
 
 def _stored(result: LabResult, submission: Submission, key: str) -> dict[str, Any]:
@@ -209,7 +242,8 @@ def grade_course(
     out = out or sys.stdout
     course = course.resolve()
     submissions, missing = find_submissions(course)
-    fingerprint = grader_fingerprint()
+    limits = limits or Limits()
+    fingerprint = f"{grader_fingerprint()}:{limits.wall_seconds:g}:{limits.check_seconds:g}:{limits.memory_mb}"
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     todo: list[tuple[Submission, str]] = []
     for submission in submissions:
@@ -220,11 +254,14 @@ def grade_course(
                 previous = json.loads(path.read_text(encoding="utf-8"))
             except ValueError:
                 previous = {}
-            if previous.get("key") == key:
+            settled = not str(previous.get("status", "")).startswith(("ungradable", "grader error"))
+            if previous.get("key") == key and settled:  # a crash or a timeout is always tried again
                 previous["submission_notes"] = submission.notes
                 stored[(submission.student, submission.lab)] = previous
                 continue
         path.unlink(missing_ok=True)  # a failed regrade must never leave the old score standing
+        page = course / "feedback" / submission.student / LABS[submission.lab] / f"{LABS[submission.lab]}.html"
+        page.unlink(missing_ok=True)
         todo.append((submission, key))
     skipped = len(submissions) - len(todo)
     print(
@@ -252,10 +289,10 @@ def grade_course(
     finally:  # interrupted or not, grades.csv never shows a score that was not just confirmed
         for submission, _ in todo:
             stored.setdefault((submission.student, submission.lab), _not_graded(submission))
-        write_csv(course, _rows(submissions, missing, stored))
-    rows = _rows(submissions, missing, stored)
-    if gradebook:
-        _gradebook(course, [row for row in rows if row.results])
+        rows = _rows(submissions, missing, stored)
+        write_csv(course, rows)
+        if gradebook:
+            _gradebook(course, [row for row in rows if row.results])
     print_summary(rows, out)
     return course / "grades.csv"
 

@@ -73,6 +73,11 @@ def render_page(data: dict[str, Any], hide: list[str]) -> str:
         parts.append(f"<div class='box'><p><b>{what}:</b> {_e(reason, hide)}</p></div>")
     elif data.get("error"):
         parts.append(f"<div class='box'><p><b>Grading stopped early:</b> {_e(data['error'], hide)}</p></div>")
+    if data.get("flags"):
+        parts.append("<h2>Sent to your instructor for a look</h2><ul>")
+        for flag in data["flags"][:20]:
+            parts.append(f"<li>{_e(flag, hide)}</li>")
+        parts.append("</ul><p class='muted'>Your score above is what the original checks gave.</p>")
     if data.get("cell_errors"):
         parts.append("<h2>Cells that raised an error</h2><ul>")
         for cell in data["cell_errors"][:10]:

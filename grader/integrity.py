@@ -32,7 +32,7 @@ from .loader import cell_source, grade_meta, graded_code
 # change legitimately while a notebook runs.
 # (Not openai or pydantic: their lazy attributes change identity when first accessed.)
 GUARDED_PREFIXES = ("grader", "mock_llm", "numpy", "hypothesis")
-GUARDED_EXACT = ("math", "json", "time", "statistics", "builtins", "asyncio")
+GUARDED_EXACT = ("math", "json", "time", "statistics", "builtins", "asyncio", "os", "posix", "io", "signal", "resource")
 DEEP = ("grader", "mock_llm")  # every submodule, not just the top level
 
 
@@ -121,6 +121,18 @@ INTROSPECTION = {
     "__subclasses__": "enumerates the interpreter's classes (__subclasses__)",
     "_current_frames": "reads other threads' stacks (sys._current_frames)",
 }
+RAW_OS = {
+    "system": "starts other programs",
+    "popen": "starts other programs",
+    "execv": "starts other programs",
+    "execvp": "starts other programs",
+    "spawnv": "starts other programs",
+    "fork": "starts a process of its own",
+    "write": "writes to raw file descriptors",
+    "dup2": "redirects raw file descriptors",
+    "fdopen": "opens raw file descriptors",
+    "open": "opens files below Python's file objects",
+}
 FORBIDDEN_MODULES = {
     "grader": "imports the grader",
     "ctypes": "uses ctypes (raw memory access)",
@@ -151,9 +163,8 @@ def scan_code(source: str, where: str) -> list[str]:
             reasons.append(f"{where} {INTROSPECTION[node.attr]}")
         elif isinstance(node, ast.Attribute) and node.attr == "modules" and _is_name(node.value, "sys"):
             reasons.append(f"{where} looks modules up in sys.modules")
-        elif isinstance(node, ast.Attribute) and node.attr in {"system", "popen", "execv", "execvp", "spawnv"}:
-            if _is_name(node.value, "os"):
-                reasons.append(f"{where} starts other programs (os.{node.attr})")
+        elif isinstance(node, ast.Attribute) and node.attr in RAW_OS and _is_name(node.value, "os"):
+            reasons.append(f"{where} {RAW_OS[node.attr]} (os.{node.attr})")
         elif isinstance(node, ast.Name) and node.id in {"__import__", "__builtins__"}:
             reasons.append(f"{where} uses {node.id}")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (named := NAMED.search(node.value)):

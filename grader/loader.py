@@ -86,6 +86,25 @@ def _tags(cell: dict[str, Any]) -> set[str]:
     return {t for t in tags if isinstance(t, str)} if isinstance(tags, list) else set()
 
 
+def _python(source: str) -> str:
+    """The cell as plain Python, as IPython runs it: magics and shell escapes become harmless calls.
+
+    IPython's own transformer, so a continuation line that starts with ``%`` or ``!`` (an
+    operator wrapped by a formatter) stays code, as it does in Jupyter.
+    """
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # pragma: no cover - IPython ships with the kit
+        return source
+    if source.lstrip().startswith("%%"):  # a cell magic (%%time, %%capture): grade the code it wraps
+        source = source.lstrip().split("\n", 1)[1] if "\n" in source.lstrip() else ""
+    try:
+        python = TransformerManager().transform_cell(source)  # type: ignore[no-untyped-call]
+    except Exception:
+        return source  # a syntax error is reported when the cell is compiled
+    return re.sub(r"get_ipython\(\)\.(run_line_magic|run_cell_magic|system|getoutput)\(", "_skip(", python)
+
+
 def graded_code(notebook: dict[str, Any]) -> list[tuple[int, str]]:
     """The code cells the grader runs, with their index in the notebook (from 0)."""
     out = []
@@ -94,9 +113,12 @@ def graded_code(notebook: dict[str, Any]) -> list[tuple[int, str]]:
             continue
         if SKIP_TAGS.intersection(_tags(cell)):
             continue
-        lines = [line for line in cell_source(cell).splitlines() if not line.lstrip().startswith(("%", "!"))]
-        out.append((index, "\n".join(lines)))
+        out.append((index, _python(cell_source(cell))))
     return out
+
+
+def _skip(*args: Any, **kwargs: Any) -> None:
+    """Stands in for a magic or a shell command (``%timeit``, ``!pip``) when a notebook is graded."""
 
 
 def cell_filename(label: str, index: int) -> str:
@@ -130,6 +152,7 @@ def execute(notebook: dict[str, Any], path: Path, module_name: str, label: str) 
     module = types.ModuleType(module_name)
     module.__file__ = str(path)
     namespace = module.__dict__
+    namespace["_skip"] = _skip  # magics and shell escapes do nothing when graded
     sys.modules[module_name] = module  # as a kernel's __main__ is: Pydantic and pickle look classes up here
     loaded = Loaded(namespace)
     for index, source in graded_code(notebook):

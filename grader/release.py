@@ -44,7 +44,8 @@ def normalise(notebook: dict[str, Any]) -> dict[str, Any]:
         if cell["cell_type"] == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in {"nbgrader", "tags", "jupyter"}}
+        keep = {"nbgrader", "tags", "jupyter", "editable", "deletable"}  # nbgrader locks test cells with the last two
+        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in keep}
     return notebook
 
 

@@ -94,6 +94,9 @@ class LabResult:
         """ok, ungradable: reason, grader error: reason, or flagged: reasons (a human should look)."""
         if self.grader_error:
             return f"grader error: {self.grader_error}"
+        broken = [c["id"] for c in self.checks if c.get("grader_error")]
+        if broken:
+            return f"grader error: the grader could not run {', '.join(broken)}"
         if self.ungradable:
             return f"ungradable: {self.ungradable}"
         if self.flags:
@@ -137,6 +140,8 @@ class _Job:
     kept: int = 0
     results: bytearray = field(default_factory=bytearray)
     open_fds: set[int] = field(default_factory=set)  # our ends of its pipes not yet at end-of-file
+    loaded: bool = False
+    checks: int = 0
 
     def keep(self, chunk: bytes) -> None:
         if self.kept < OUTPUT_KEEP:
@@ -145,12 +150,27 @@ class _Job:
             self.kept += len(text)
 
     def payload(self) -> dict[str, Any]:
-        """The last complete JSON line the worker sent."""
-        for line in reversed(bytes(self.results).split(b"\n")):
+        """The last complete JSON line the worker sent, with the flags and notes of every line.
+
+        Flags only ever grow: a later line (which learner code could in principle have
+        forged) cannot take back what an earlier one reported.
+        """
+        lines = []
+        for line in bytes(self.results).split(b"\n"):
             if line.strip():
                 with contextlib.suppress(ValueError):
-                    return json.loads(line)  # type: ignore[no-any-return]
-        return {}
+                    data = json.loads(line)
+                    if isinstance(data, dict):
+                        lines.append(data)
+        if not lines:
+            return {}
+        last = dict(lines[-1])
+        for key in ("flags", "notes"):
+            merged: list[str] = []
+            for data in lines:
+                merged += [str(x) for x in data.get(key, []) if isinstance(x, str)]
+            last[key] = list(dict.fromkeys(merged))
+        return last
 
 
 def preload(labs: list[str]) -> None:
@@ -236,6 +256,7 @@ def _start(lab: str, notebook: Path, limits: Limits, check_parallel: int, protec
     os.set_blocking(res_read, False)
     job = _Job(lab, notebook, pid, out_read, res_read, folder, time.monotonic() + limits.wall_seconds)
     job.open_fds = {out_read, res_read}
+    job.checks = len(checks_for(lab))
     return job
 
 
@@ -256,7 +277,11 @@ def _collect(job: _Job, limits: Limits) -> LabResult:
     error = payload.get("error")
     ungradable = payload.get("ungradable")
     if job.timed_out:
-        reason = f"the notebook took longer than {limits.wall_seconds:g} s in total and was stopped"
+        reason = (
+            "a check ran far longer than its limits allow and grading was stopped"
+            if job.loaded
+            else f"loading the notebook took longer than {limits.wall_seconds:g} s and was stopped"
+        )
     elif job.status is not None and (not os.WIFEXITED(job.status) or os.WEXITSTATUS(job.status) != 0):
         reason = f"the grading process {_explain_exit(job.status)} while loading or checking the notebook"
     else:
@@ -268,8 +293,24 @@ def _collect(job: _Job, limits: Limits) -> LabResult:
         ungradable = ungradable or (reason if not done else f"{reason} ({len(done)} of {len(runnable)} checks graded)")
     results = []
     for c in checks:
-        if c.id in done:
-            results.append(done[c.id])
+        if c.id in done and c.runnable:
+            reported = done[c.id]
+            passed = reported.get("passed") is True
+            # points, visibility and part come from this process's registry, never from the worker
+            results.append(
+                {
+                    **reported,
+                    "id": c.id,
+                    "description": c.description,
+                    "passed": passed,
+                    "points": c.points if passed else 0,
+                    "max_points": c.points,
+                    "visibility": c.visibility,
+                    "part": c.part,
+                    "hint": "" if passed else c.hint,
+                    "message": str(reported.get("message", ""))[:2000],
+                }
+            )
             continue
         message = f"Not graded: {reason}." if c.runnable else "Graded by the instructor (a hidden check)."
         results.append(
@@ -320,10 +361,34 @@ def grade(
     active: dict[int, _Job] = {}
     finished: dict[int, LabResult] = {}
     selector = selectors.DefaultSelector()
+    try:
+        _loop(waiting, active, finished, selector, limits, check_parallel, parallel, on_result, protect or [])
+    finally:  # interrupted: no worker may outlive the run
+        for job in active.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(job.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(job.pid, 0)
+            shutil.rmtree(job.folder, ignore_errors=True)
+        selector.close()
+    return [finished[i] for i in range(len(pairs))]
+
+
+def _loop(
+    waiting: list[tuple[int, tuple[str, Path]]],
+    active: dict[int, _Job],
+    finished: dict[int, LabResult],
+    selector: selectors.BaseSelector,
+    limits: Limits,
+    check_parallel: int,
+    parallel: int,
+    on_result: Callable[[int, LabResult], None] | None,
+    protect: list[Path],
+) -> None:
     while waiting or active:
         while waiting and len(active) < parallel:
             index, (lab, notebook) = waiting.pop(0)
-            job = _start(lab, notebook, limits, check_parallel, protect or [])
+            job = _start(lab, notebook, limits, check_parallel, protect)
             active[index] = job
             selector.register(job.output_fd, selectors.EVENT_READ, (job, "output"))
             selector.register(job.results_fd, selectors.EVENT_READ, (job, "results"))
@@ -338,6 +403,11 @@ def grade(
                     job.keep(chunk)
                 else:
                     job.results.extend(chunk)
+                    if not job.loaded and b'"loaded": true' in job.results:
+                        # loading is over: from here each check has its own CPU and wall limits, and this
+                        # deadline is only a safety net, so a slow machine cannot turn a verdict into a timeout
+                        job.loaded = True
+                        job.deadline = time.monotonic() + 3 * limits.check_seconds * max(1, job.checks)
             else:
                 selector.unregister(key.fd)
                 os.close(key.fd)
@@ -365,8 +435,6 @@ def grade(
                 finished[index] = _collect(job, limits)
                 if on_result is not None:
                     on_result(index, finished[index])
-    selector.close()
-    return [finished[i] for i in range(len(pairs))]
 
 
 def default_notebooks(labs: list[str] | None = None) -> list[tuple[str, Path]]:

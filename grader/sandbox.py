@@ -38,9 +38,13 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048, 4096, 16384, 1 << 18, 1 << 21
 ST_RELATIME = 4096
 SIOCSIFFLAGS = 0x8914
+SYSTEM_FOLDERS = ("/etc", "/usr", "/var", "/opt", "/home", "/root", "/srv", "/boot", "/lib", "/bin", "/sbin")
 IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x8, 0x40
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+O_PATH = getattr(os, "O_PATH", 0)
+FLAG_LIMIT = 50  # flags and notes kept per process: a loop of refusals must not flood the report
 EXEC_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile", "pty.spawn"}
 MUTATE_EVENTS = {
     "os.remove": 0,
@@ -115,6 +119,13 @@ class Sandbox:
                 if folder.is_dir():
                     _mount(libc, "tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k")
             applied.append("the reference, hidden checks and other submissions invisible")
+            for system in SYSTEM_FOLDERS:
+                if os.path.isdir(system) and not os.path.islink(system):
+                    _mount(libc, system, system, None, MS_BIND | MS_REC)
+                    _mount(libc, None, system, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(system))
+            # /proc/<pid>/root leads back to the whole file system: no /proc at all while grading
+            _mount(libc, "tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k")
+            applied.append("system folders read-only, /proc hidden")
         except OSError as exc:
             applied.append(f"(stopped: {exc})")
         return applied
@@ -142,10 +153,17 @@ class Sandbox:
             self._refuse(f"used ctypes ({event})", flag=True)
         elif event == "socket.connect":
             self._connect(args)
+        elif event == "os.fork" and self._from_learner():
+            self._record(self.flags, "the notebook's code started a process of its own (os.fork)")
         elif event in PEEK_EVENTS and self._direct():
-            self.flags.append(f"the notebook's code {PEEK_EVENTS[event]} ({event})")
+            self._record(self.flags, f"the notebook's code {PEEK_EVENTS[event]} ({event})")
         elif event == "object.__getattr__" and args[1] in FRAME_ATTRS and self._direct():
-            self.flags.append(f"the notebook's code walks stack frames ({args[1]})")
+            self._record(self.flags, f"the notebook's code walks stack frames ({args[1]})")
+
+    @staticmethod
+    def _record(where: list[str], message: str) -> None:
+        if message not in where and len(where) < FLAG_LIMIT:
+            where.append(message)
 
     def _direct(self) -> bool:
         """Whether the learner's code itself made the audited call (not a library it called)."""
@@ -176,9 +194,12 @@ class Sandbox:
             return
         if isinstance(path, int):
             if path > 2 and self._direct():
-                self.flags.append(f"the notebook's code opened file descriptor {path} directly")
+                self._record(self.flags, f"the notebook's code opened file descriptor {path} directly")
             return
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(flags & WRITE_FLAGS)
+        if (bool(flags & (O_DIRECTORY | O_PATH)) or os.path.isdir(path)) and self._from_learner():
+            # a directory descriptor is how dir_fd= reaches paths this hook would refuse by name
+            self._refuse(f"opened the folder {os.fsdecode(path)} as a file descriptor", flag=True)
         if writing:
             self._write(path, "open")
         elif self._is_protected(path):
@@ -214,10 +235,8 @@ class Sandbox:
 
     def _refuse(self, what: str, flag: bool) -> None:
         message = f"the notebook's code {what}"
-        if flag and self._from_learner():
-            self.flags.append(message)
-        elif self._from_learner():
-            self.notes.append(message)
+        if self._from_learner():
+            self._record(self.flags if flag else self.notes, message)
         raise PermissionError(f"refused by the grading sandbox: {what}")
 
 

@@ -37,6 +37,12 @@ from .oracle import Reference
 from .registry import LABS, Check, GraderError, Namespace, checks_for, explain
 from .sandbox import Sandbox
 
+# Bound now, before any learner code runs: a notebook that replaces os.write or json.dumps
+# cannot rewrite what the worker reports.
+_write = os.write
+_dumps = json.dumps
+_fork = os.fork
+
 
 @dataclass
 class Context:
@@ -101,6 +107,18 @@ class Running:
     pid: int
     read_fd: int
     started: float
+    data: bytearray = field(default_factory=bytearray)
+
+    def drain(self) -> None:
+        """Read what the check has written so far: a large report must not block it on a full pipe."""
+        while True:
+            try:
+                chunk = os.read(self.read_fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self.data.extend(chunk)
 
 
 def _fork_check(
@@ -108,29 +126,42 @@ def _fork_check(
 ) -> Running:
     read_fd, write_fd = os.pipe()
     started = time.perf_counter()
-    pid = os.fork()
+    pid = _fork()
     if pid == 0:  # child: run, report, leave without running any cleanup of the parent's
         os.close(read_fd)
         try:
-            cpu = max(1, int(context.check_seconds))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            used = int(
+                resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
+            )
+            _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+            cpu = used + max(1, int(context.check_seconds))  # RLIMIT_CPU counts what the process inherited
+            if hard != resource.RLIM_INFINITY:
+                cpu = min(cpu, hard - 1)
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
+            if check.visibility == "hidden":  # what the learner's code prints here would reveal the hidden inputs
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
             snapshot = Snapshot()
             outcome = run_one(check, learner, reference, snapshot)
             if sandbox is not None:
                 outcome["flags"], outcome["notes"] = sandbox.flags, sandbox.notes
-            payload = json.dumps(outcome).encode()
-            with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(payload)
+            payload = memoryview(_dumps(outcome).encode())
+            while payload:
+                payload = payload[_write(write_fd, payload) :]
         finally:
             os._exit(0)
     os.close(write_fd)
+    os.set_blocking(read_fd, False)
     return Running(check, pid, read_fd, started)
 
 
 def _finish(job: Running, status: int | None, timeout: float) -> dict[str, Any]:
     elapsed = time.perf_counter() - job.started
-    with os.fdopen(job.read_fd, "rb") as pipe:
-        data = pipe.read() if status is not None else b""
+    if status is not None:
+        job.drain()
+    os.close(job.read_fd)
+    data = bytes(job.data)
     if data:
         try:
             return json.loads(data)  # type: ignore[no-any-return]
@@ -173,6 +204,7 @@ def run_checks(
             running.append(_fork_check(pending.pop(0), learner, reference, context, sandbox))
         time.sleep(0.002)
         for job in list(running):
+            job.drain()
             done, status = os.waitpid(job.pid, os.WNOHANG)
             if done:
                 running.remove(job)
@@ -192,10 +224,10 @@ class Reporter:
         self.payload = payload
 
     def send(self) -> None:
-        data = (json.dumps(self.payload) + "\n").encode()
+        data = (_dumps(self.payload) + "\n").encode()
         view = memoryview(data)
         while view:
-            written = os.write(self.fd, view)
+            written = _write(self.fd, view)
             view = view[written:]
 
 
@@ -256,16 +288,25 @@ def grade_notebook(lab: str, notebook_path: Path, results_fd: int, context: Cont
         payload["sandbox"].append("audit hook")
     sys.dont_write_bytecode = True
     snapshot = Snapshot()
+    originals = [(c, c.fn, c.fn.__code__ if c.fn is not None else None, c.points, c.visibility) for c in checks]
     loaded = execute(notebook, Path(notebook_path), "__notebook__", "notebook")
     payload["cell_errors"] = [{"cell": e.index, "error": e.error} for e in loaded.errors]
     changed = snapshot.restore()
+    for check, fn, code, points, visibility in originals:
+        if check.fn is not fn or (fn is not None and fn.__code__ is not code) or check.points != points:
+            changed.append(f"check {check.id}")
+        object.__setattr__(check, "fn", fn)
+        object.__setattr__(check, "points", points)
+        object.__setattr__(check, "visibility", visibility)
+        if fn is not None and code is not None:
+            fn.__code__ = code
     if changed:
         shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
         payload["flags"].append(f"the notebook replaced parts of the grader or its libraries ({shown}); put back")
     if reference_source is not None:
-        reference_loaded = execute(
-            reference_source, SOLUTIONS / f"{LABS[lab]}.ipynb", f"__reference_{os.getpid()}__", REFERENCE_LABEL
-        )
+        module_name = f"__reference_{os.getpid()}__"
+        reference_loaded = execute(reference_source, SOLUTIONS / f"{LABS[lab]}.ipynb", module_name, REFERENCE_LABEL)
+        sys.modules.pop(module_name, None)  # its classes are built; the learner's code must not find it by name
         if reference_loaded.errors:
             error = reference_loaded.errors[0].error
             payload["error"] = payload["grader_error"] = f"the reference solution failed to load: {error}"
@@ -278,6 +319,7 @@ def grade_notebook(lab: str, notebook_path: Path, results_fd: int, context: Cont
         reference = recorded
     payload["flags"] = list(dict.fromkeys(payload["flags"] + sandbox.flags))
     payload["notes"] = list(dict.fromkeys(sandbox.notes))
+    payload["loaded"] = True
     report.send()
 
     order = {c.id: i for i, c in enumerate(checks)}

@@ -24,7 +24,7 @@ def test_run_autograder_writes_results_json(tmp_path: Path) -> None:
     (root / "run_autograder").chmod(0o755)
     submission = root / "submission"
     submission.mkdir()
-    broken = notebook_with("02", tmp_path, replace={"self._recency.move_to_end(self._keys[best])": "pass"})
+    broken = notebook_with("02", tmp_path, replace={"best = int(np.argmax(scores))": "best = 0"})
     (submission / "my_notebook.ipynb").write_bytes(broken.read_bytes())  # renamed: the lab is read from its cells
     done = subprocess.run(
         ["bash", str(root / "run_autograder")],
@@ -37,7 +37,7 @@ def test_run_autograder_writes_results_json(tmp_path: Path) -> None:
     results = json.loads((root / "results" / "results.json").read_text())
     assert len(results["tests"]) == len(checks_for("02"))
     by_id = {t["name"].split(":")[0]: t for t in results["tests"]}
-    assert by_id["02-lru"]["score"] == 0 and "hint:" in by_id["02-lru"]["output"]
+    assert by_id["02-best_match"]["score"] == 0 and "hint:" in by_id["02-best_match"]["output"]
     assert by_id["02-generated"]["visibility"] == "after_published" and by_id["02-generated"]["output"] == "failed"
     assert results["score"] == sum(t["score"] for t in results["tests"]) > 0
 

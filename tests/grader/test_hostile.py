@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader import ROOT, SOLUTIONS
+from grader.registry import checks_for
 from grader.runner import Limits, grade
 from grader.sandbox import Sandbox
 
@@ -257,3 +258,78 @@ def test_the_kernel_layer_holds_without_the_audit_hook(tmp_path: Path) -> None:
     assert report["write"] == "Read-only file system"
     assert report["scratch"] == "ok"
     assert not (ROOT / "grader" / "raw-write.txt").exists()
+
+
+# --- attacks found in review: each gets nothing, and the dangerous ones are flagged ------------------
+
+REF_BY_NAME = """import sys
+_mods = vars(sys)['modules']
+def _ref():
+    for k, m in list(_mods.items()):
+        if k.startswith('__refer') and hasattr(m, 'SemanticCache'):
+            return m
+class SemanticCache:
+    def __new__(cls, *a, **k):
+        return _ref().SemanticCache(*a, **k)
+def cosine_similarity(a, b):
+    return _ref().cosine_similarity(a, b)
+"""
+FORGED_REPORT = """import json, os
+_real = os.write
+def _forge(fd, data):
+    try:
+        payload = json.loads(bytes(data))
+        for c in payload.get('checks', []):
+            c['passed'], c['points'] = True, c.get('max_points', 1)
+        payload['flags'] = []
+        data = (json.dumps(payload) + '\\n').encode()
+    except Exception:
+        pass
+    return _real(fd, data) and len(data)
+os.write = _forge
+"""
+MORE_POINTS = """import sys
+_reg = vars(sys)['modules']['grader' + '.registry']
+for _c in vars(_reg)['_REGISTRY']['02'].values():
+    object.__setattr__(_c, 'points', 50)
+"""
+DIR_FD = """import os
+root = os.open('/', os.O_RDONLY)
+fd = os.open('proc/%d/root{target}' % os.getppid(), os.O_WRONLY | os.O_CREAT, dir_fd=root)
+os.write(fd, b'written from a learner cell')
+"""
+
+
+def test_attacks_on_the_report_the_registry_and_the_sandbox(tmp_path: Path) -> None:
+    target = ROOT / "grader" / "escaped.txt"
+    cheats = {
+        "reference by name": REF_BY_NAME,
+        "forged report": FORGED_REPORT,
+        "more points": MORE_POINTS,
+        "dir_fd escape": DIR_FD.replace("{target}", str(target)),
+    }
+    paths = []
+    for name, cheat in cheats.items():
+        lab = json.loads((LABS / "02_semantic_cache.ipynb").read_text())
+        lab["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "source": cheat})
+        path = tmp_path / name.replace(" ", "_") / "02_semantic_cache.ipynb"
+        path.parent.mkdir()
+        path.write_text(json.dumps(lab))
+        paths.append(path)
+    results = grade([("02", p) for p in paths], FAST)
+    assert not target.exists(), "the sandbox was escaped"
+    for name, result in zip(cheats, results, strict=True):
+        assert result.score == 0, (name, [c["id"] for c in result.checks if c["passed"]])
+        assert result.max_score == sum(c.points for c in checks_for("02")), name
+        if name != "reference by name":  # that one simply finds nothing
+            assert result.status.startswith("flagged"), (name, result.status)
+
+
+def test_a_process_left_running_cannot_hold_grading_open(tmp_path: Path) -> None:
+    """A notebook that forks a child which sleeps for ever: grading still ends, and says why."""
+    path = notebook_with("02", tmp_path, append=["import os, time\nif os.fork() == 0:\n    time.sleep(10**6)"])
+    started = time.monotonic()
+    (result,) = grade([("02", path)], FAST)
+    assert time.monotonic() - started < 60
+    assert result.score == result.max_score
+    assert any("os.fork" in f or "process of its own" in f for f in result.flags)
