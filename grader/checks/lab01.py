@@ -420,7 +420,7 @@ def cache_hit(learner: Namespace, ref: Reference) -> None:
     mock = InProcessMock(Settings(latency=0.0))
 
     async def run() -> list[httpx2.Response]:
-        app = make_app(learner, mock, timeout=5.0)
+        app = make_app(learner, mock, timeout=5.0, cache=call("ResponseCache()", learner.ResponseCache))
         return [await post(app, {"text": t}) for t in ("Great service!", "Great service!", "  great   SERVICE! ")]
 
     responses = aio.run(run())
@@ -460,7 +460,7 @@ def single_flight(learner: Namespace, ref: Reference) -> None:
     mock = InProcessMock(Settings(latency=0.05))  # ~10 ms upstream, so the requests overlap
 
     async def run() -> list[httpx2.Response]:
-        app = make_app(learner, mock, timeout=5.0)
+        app = make_app(learner, mock, timeout=5.0, cache=call("ResponseCache()", learner.ResponseCache))
         return await asyncio.gather(*(post(app, {"text": "What a wonderful day"}) for _ in range(20)))
 
     responses = aio.run(run())
