@@ -8,7 +8,7 @@ KERNEL := llm-prod-kit
 MOCK_LLM_PORT ?= 8000
 export MOCK_LLM_PORT
 
-.PHONY: setup lab lab-instructor doctor mock test check release grade feedback lint format data report bench clean
+.PHONY: setup lab lab-instructor doctor mock test test-fast check release grade feedback lint format data report bench clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,9 @@ grade: $(STAMP)
 
 feedback: $(STAMP)
 	$(BIN)/python -m grader feedback $(if $(COURSE),--course $(COURSE))
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,6 +19,8 @@ from grader.registry import checks_for
 
 from .helpers import LABS, SOLUTIONS, STEMS, notebook_with
 
+pytestmark = pytest.mark.slow
+
 MAX = {lab: sum(c.points for c in checks_for(lab)) for lab in STEMS}
 
 

@@ -20,6 +20,8 @@ from grader.release import release_all
 
 from .helpers import SOLUTIONS, STEMS, cli_check, notebook_with
 
+pytestmark = pytest.mark.slow
+
 BROKEN = {  # plausible mistakes, to grade both ways
     "02": [
         {"if scores[best] < self.similarity_threshold:": "if scores[best] <= self.similarity_threshold:"},

@@ -16,6 +16,8 @@ from grader.release import generate, release_all, venv_env
 
 from .helpers import LABS, SOLUTIONS, STEMS, cli_check, notebook_with
 
+pytestmark = pytest.mark.slow
+
 
 def test_committed_labs_are_what_release_generates(tmp_path: Path) -> None:
     """labs/ is never edited by hand: regenerating from solutions/ gives the committed bytes.

@@ -16,6 +16,8 @@ from grader.registry import checks_for
 
 from .helpers import LABS, SOLUTIONS, STEMS
 
+pytestmark = pytest.mark.slow
+
 KERNEL = "llm-prod-kit"
 DEMO_SECONDS = 30.0  # the most any demo cell may take, whatever the learner wrote
 
