@@ -6,8 +6,8 @@ import httpx2
 
 from mock_llm import InProcessMock, Settings
 
-from .. import aio
-from ..checks.lab01 import error_shape, make_app, post
+from ..checks.common import names_unawaited, run_async
+from ..checks.lab01 import Upstream, error_shape, make_app, post, shown
 from ..oracle import Reference
 from ..registry import CheckFailed, Namespace, check
 
@@ -20,20 +20,21 @@ from ..registry import CheckFailed, Namespace, check
     visibility="hidden",
     part="stretch",
 )
+@names_unawaited
 def retry(learner: Namespace, ref: Reference) -> None:
-    mock = InProcessMock(Settings(latency=0.0))
-    mock.set_faults(script=["rate_limit; retry_after_ms=10", "server_error; retry_after_ms=10"])
+    upstream = Upstream(faults=["rate_limit; retry_after_ms=10", "server_error; retry_after_ms=10"])
 
     async def run() -> httpx2.Response:
-        return await post(make_app(learner, mock, max_retries=2, timeout=5.0), {"text": "Retry me"})
+        return await post(make_app(learner, upstream, max_retries=2, timeout=5.0), {"text": "Retry me"})
 
-    response = aio.run(run())
-    if response.status_code != 200:
+    response = run_async(run(), "POST /classify with max_retries=2 and two transient upstream errors")
+    if response.status_code != 200 or upstream.requests != 3:
         raise CheckFailed(
-            "Transient upstream errors were not retried.",
+            "Transient upstream errors were not retried (give the SDK the policy: "
+            "client.with_options(max_retries=max_retries)).",
             input="upstream: 429, then 500, then success; max_retries=2",
-            expected=200,
-            actual=f"{response.status_code} {response.text[:200]}",
+            expected="status 200 after 3 upstream requests",
+            actual=f"{shown(response)} after {upstream.requests} upstream requests",
         )
 
 
@@ -44,6 +45,7 @@ def retry(learner: Namespace, ref: Reference) -> None:
     "Every failure path needs a handler; test with the mock's fault rates.",
     visibility="hidden",
 )
+@names_unawaited
 def no_500(learner: Namespace, ref: Reference) -> None:
     mock = InProcessMock(Settings(latency=0.0, hang_seconds=0.5, seed=5))
     mock.set_faults(
@@ -64,7 +66,7 @@ def no_500(learner: Namespace, ref: Reference) -> None:
         app = make_app(learner, mock, max_retries=0, timeout=0.2)
         return [await post(app, {"text": t}) for t in texts]
 
-    for text, response in zip(texts, aio.run(run()), strict=True):
+    for text, response in zip(texts, run_async(run(), "POST /classify under random upstream faults"), strict=True):
         if response.status_code == 200:
             continue
         error_shape(response, (422, 429, 502, 503, 504), None, f"text {text[:40]!r} under random faults")

@@ -1,0 +1,75 @@
+"""Do the checks catch what learners really get wrong, and accept what they get right another way?
+
+Every catalogued mistake (tests/grader/catalogue/labNN.py) must lose the points of the
+check named for it, with a message that names the cause; every correct alternative design
+must get full marks with nothing flagged. All submissions of all labs are graded by one
+`python -m grader check` (one `grade()` call: the pool grades them in parallel).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .catalogue import Submission, lab01, lab02, write
+from .helpers import by_id, cli_check
+
+CATALOGUES = {"01": lab01, "02": lab02}
+MISTAKES = [(lab, s) for lab, module in CATALOGUES.items() for s in module.MISTAKES]
+ALTERNATIVES = [(lab, s) for lab, module in CATALOGUES.items() for s in module.ALTERNATIVES]
+
+
+def _id(entry: tuple[str, Submission]) -> str:
+    return f"{entry[0]}-{entry[1].name}"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Each catalogue entry's lab result, keyed like the test ids."""
+    folder = tmp_path_factory.mktemp("catalogue")
+    entries = MISTAKES + ALTERNATIVES
+    paths = [write(lab, submission, folder) for lab, submission in entries]
+    labs = cli_check(*paths)["labs"]
+    by_path = {Path(result["notebook"]).resolve(): result for result in labs}
+    return {_id(entry): by_path[path.resolve()] for entry, path in zip(entries, paths, strict=True)}
+
+
+@pytest.mark.parametrize("lab", sorted(CATALOGUES))
+def test_catalogue_is_big_enough(lab: str) -> None:
+    module = CATALOGUES[lab]
+    names = [s.name for s in module.MISTAKES + module.ALTERNATIVES]
+    assert len(names) == len(set(names)), "entry names are unique"
+    assert len(module.MISTAKES) >= 30 and len(module.ALTERNATIVES) >= 8
+    for submission in module.MISTAKES:
+        assert submission.mentions and submission.why, submission.name
+    for submission in module.ALTERNATIVES:
+        assert not submission.fails and submission.why, submission.name
+
+
+@pytest.mark.parametrize("entry", MISTAKES, ids=_id)
+def test_mistake_loses_points_on_its_check(entry: tuple[str, Submission], graded: dict[str, dict[str, Any]]) -> None:
+    _lab, submission = entry
+    result = graded[_id(entry)]
+    assert "grader error" not in result["status"], result["status"]
+    assert result["cell_errors"] == [], "the submission itself loads"
+    checks = by_id(result)
+    for check_id in submission.fails:
+        assert not checks[check_id]["passed"] and checks[check_id]["points"] == 0, (
+            f"{submission.why}: {check_id} should fail"
+        )
+        assert checks[check_id]["hint"], "a failure comes with a hint"
+    named = checks[submission.fails[0]]["message"]
+    assert submission.mentions.lower() in named.lower(), f"the message should name the cause: {named}"
+    assert "not your fault" not in named, "the grader's own error is not a verdict"
+
+
+@pytest.mark.parametrize("entry", ALTERNATIVES, ids=_id)
+def test_alternative_gets_full_marks(entry: tuple[str, Submission], graded: dict[str, dict[str, Any]]) -> None:
+    _lab, submission = entry
+    result = graded[_id(entry)]
+    failed = {c["id"]: c["message"] for c in result["checks"] if not c["passed"]}
+    assert not failed, f"{submission.why}: {failed}"
+    assert result["score"] == result["max_score"]
+    assert result["status"] == "ok" and result["flags"] == [] and result["cell_errors"] == []
