@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .catalogue import Submission, lab01, lab02, write
+from .catalogue import Submission, apply, lab01, lab02, write
 from .helpers import by_id, cli_check
 
 CATALOGUES = {"01": lab01, "02": lab02}
@@ -48,6 +48,14 @@ def test_catalogue_is_big_enough(lab: str) -> None:
         assert not submission.fails and submission.why, submission.name
 
 
+@pytest.mark.parametrize("entry", MISTAKES + ALTERNATIVES, ids=_id)
+def test_entry_still_applies_to_the_reference(entry: tuple[str, Submission]) -> None:
+    """Each edit matches exactly once (fast: catches a reference change without grading anything)."""
+    lab, submission = entry
+    apply(lab, submission)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", MISTAKES, ids=_id)
 def test_mistake_loses_points_on_its_check(entry: tuple[str, Submission], graded: dict[str, dict[str, Any]]) -> None:
     _lab, submission = entry
@@ -65,6 +73,7 @@ def test_mistake_loses_points_on_its_check(entry: tuple[str, Submission], graded
     assert "not your fault" not in named, "the grader's own error is not a verdict"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ALTERNATIVES, ids=_id)
 def test_alternative_gets_full_marks(entry: tuple[str, Submission], graded: dict[str, dict[str, Any]]) -> None:
     _lab, submission = entry
