@@ -16,17 +16,17 @@ import argparse
 import json
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from grading_speed import timed  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+
 from grader.registry import LABS  # noqa: E402
-from grader.release import generate, venv_env  # noqa: E402
+from grader.release import generate  # noqa: E402
 
 MISTAKES = {
     "02": [
@@ -71,14 +71,6 @@ def build_class(course: Path, students: int, seed: int) -> int:
     return count
 
 
-def timed(args: list[str], cwd: Path) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=venv_env(), timeout=7200)
-    if done.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(args)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - started
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=100)
@@ -91,7 +83,7 @@ def main() -> int:
         shutil.copytree(ours_course / "submitted", theirs_course / "submitted")
         for lab in LABS:
             generate(lab, theirs_course)
-        ours = timed([python, "-m", "grader", "grade", "--course", str(ours_course), "--force"], ROOT)
+        ours = timed([python, "-m", "grader", "grade", "--course", str(ours_course), "--force"], ROOT, 7200)
         print(f"make grade: {submissions} submissions in {ours:.1f} s; now nbgrader autograde...", flush=True)
         theirs = sum(
             timed(
@@ -107,6 +99,7 @@ def main() -> int:
                     f"--CourseDirectory.root={theirs_course}",
                 ],
                 theirs_course,
+                7200,
             )
             for stem in LABS.values()
         )

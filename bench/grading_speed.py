@@ -26,9 +26,10 @@ from grader.registry import LABS  # noqa: E402
 from grader.release import generate, venv_env  # noqa: E402
 
 
-def timed(args: list[str], cwd: Path) -> float:
+def timed(args: list[str], cwd: Path, timeout: float = 900) -> float:
+    """Wall time of one command run to completion (interpreter start included); stops the bench if it fails."""
     started = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=venv_env(), timeout=900)
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=venv_env(), timeout=timeout)
     if done.returncode != 0:
         raise SystemExit(f"failed: {' '.join(args)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return time.perf_counter() - started
