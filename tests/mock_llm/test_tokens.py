@@ -1,4 +1,8 @@
-"""Are token counts deterministic across processes and close to real BPE for English?"""
+"""Are token counts OpenAI's, in every script, deterministic, and is the fallback close?
+
+Expectations come from outside the mock: token ids published in OpenAI's cookbook, and
+tiktoken's own cl100k_base (the vocabulary OpenAI publishes) for the fallback.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mock_llm.tokens import count_chat_tokens, count_tokens, tokenize, truncate
+from mock_llm import tokens as tok
+from mock_llm.tokens import count_chat_tokens, count_tokens, decode, encode, tokenize, truncate
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -58,15 +64,79 @@ def test_same_count_in_another_process() -> None:
 @given(st.text(max_size=300))
 def test_tokens_rejoin_to_the_text(text: str) -> None:
     assert "".join(tokenize(text)) == text
-    assert count_tokens(text) == len(tokenize(text))
+    # A piece holds whole characters, so an emoji's three tokens share one piece.
+    assert len(tokenize(text)) <= count_tokens(text) <= 4 * len(text.encode())
+
+
+@given(st.text(max_size=300))
+def test_token_ids_decode_to_the_text(text: str) -> None:
+    assert decode(encode(text)) == text
+    assert len(encode(text)) == count_tokens(text)
+
+
+def test_cookbook_ids() -> None:
+    """The ids OpenAI's cookbook prints for cl100k_base ("How to count tokens with tiktoken")."""
+    assert tok.BACKEND.startswith("tiktoken")
+    assert encode("tiktoken is great!") == [83, 1609, 5963, 374, 2294, 0]
+    assert decode([83, 1609, 5963, 374, 2294, 0]) == "tiktoken is great!"
+
+
+@pytest.mark.parametrize("ids", [[-1], [100277], [5, 2**40]])
+def test_ids_outside_the_vocabulary_are_named(ids: list[int]) -> None:
+    with pytest.raises(tok.InvalidTokens, match=str(ids[-1])):
+        decode(ids)
+
+
+def test_runs_and_scripts_are_not_one_token() -> None:
+    """The audit's cases: a run of "!" was one token however long; CJK was undercounted by 75%."""
+    assert count_tokens("!" * 1_000_000) == 125_000
+    assert count_tokens("🔥🔥🔥") == 9
+    assert count_tokens("今日の天気は？") == 7
+    assert count_tokens("Как дела?") == 5
+
+
+def multilingual() -> dict[str, list[str]]:
+    by_script: dict[str, list[str]] = {}
+    with open(Path(__file__).parent / "data" / "multilingual.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            by_script.setdefault(row["script"], []).append(row["text"])
+    return by_script
+
+
+def test_fallback_within_25_percent_of_cl100k_in_every_script() -> None:
+    """Where tiktoken cannot install, the pure-Python count stays within 25% per script."""
+    import tiktoken
+
+    # tiktoken's Encoding built from the same published file is the independent reference.
+    reference = tok._load_encoding()
+    assert isinstance(reference, tiktoken.Encoding)
+    scripts = multilingual()
+    assert len(scripts) >= 10
+    for script, texts in scripts.items():
+        exact = sum(len(reference.encode_ordinary(t)) for t in texts)
+        approx = sum(tok.approximate_count(t) for t in texts)
+        assert abs(approx - exact) <= 0.25 * exact, (script, approx, exact)
+    assert tok.approximate_count("!" * 1_000_000) >= 100_000
+
+
+@given(st.text(max_size=200), st.integers(1, 50))
+def test_fallback_truncate_keeps_a_prefix(text: str, n: int) -> None:
+    assert "".join(piece for piece, _ in tok._approx_pieces(text)) == text
+    cut, was_cut = tok.approximate_truncate(text, n)
+    assert text.startswith(cut)
+    assert tok.approximate_count(cut) <= n
+    assert was_cut == (tok.approximate_count(text) > n)
 
 
 @given(st.text(max_size=200), st.integers(1, 50))
 def test_truncate_keeps_a_prefix_of_at_most_n_tokens(text: str, n: int) -> None:
     cut, was_cut = truncate(text, n)
     assert text.startswith(cut)
-    assert count_tokens(cut) <= n
     assert was_cut == (count_tokens(text) > n)
+    assert count_tokens(cut) <= n
+    if was_cut:  # nothing more is cut than the first n tokens leave over (a split character at most)
+        assert len(decode(encode(text)[:n]).encode()) - len(cut.encode()) < 4
 
 
 def test_known_counts() -> None:
