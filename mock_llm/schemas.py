@@ -1,23 +1,65 @@
 """Request bodies of the OpenAI endpoints the mock serves (Pydantic 2).
 
 Unknown parameters are accepted and ignored, as older and newer SDKs send fields the
-mock has no use for; the fields it uses are validated as strictly as OpenAI does.
+mock has no use for; the fields it uses are validated as strictly as OpenAI does, and as
+leniently: ``null`` for an optional field means its default, and a whole number written
+as a float (``"n": 2.0``) is an integer, as OpenAI's spec and API allow.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    Tag,
+    ValidationError,
+)
 from starlette.requests import Request
 
 from .errors import validation_error
 
 MAX_STR = 2_000_000  # characters in one field; whole bodies are capped by the size guard
+ENDOFTEXT = "<|endoftext|>"
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+def _whole_number(value: object) -> object:
+    """OpenAI accepts an integer written as a float (``2.0``) and rejects ``2.5``."""
+    if isinstance(value, float) and math.isfinite(value):
+        if not value.is_integer():
+            raise PydanticCustomError("int_from_float", "Input should be a whole number, got {value}", {"value": value})
+        return int(value)
+    return value
+
+
+def _null_is(default: object) -> BeforeValidator:
+    """An explicit ``null`` means the parameter's default, as in OpenAI's spec (``nullable`` + ``default``)."""
+    return BeforeValidator(lambda value: default if value is None else value)
+
+
+WholeInt = Annotated[StrictInt, BeforeValidator(_whole_number)]
+Number = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+Flag = Annotated[StrictBool, _null_is(False)]
+Temperature = Annotated[Number, Field(ge=0, le=2)]
+TopP = Annotated[Number, Field(ge=0, le=1)]
+Penalty = Annotated[Number, Field(ge=-2, le=2)]
+MaxTokens = Annotated[WholeInt, Field(ge=1)]  # no upper bound: beyond the context window is a context-length 400
+Seed = Annotated[WholeInt, Field(ge=-(2**63), le=2**63 - 1)]
+Choices = Annotated[WholeInt, Field(ge=1, le=128), _null_is(1)]
+# Up to 4 stop sequences; an empty list means none, as an absent field does.
+Stop = StrictStr | Annotated[list[StrictStr], Field(max_length=4)] | None
+Name = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
+SchemaObject = dict[str, Any]
 
 
 class ContentPart(_Body):
@@ -39,15 +81,75 @@ class ChatMessage(_Body):
 
 
 class StreamOptions(_Body):
-    include_usage: StrictBool = False
+    include_usage: Flag = False
+
+
+class JsonSchemaFormat(_Body):
+    name: Name
+    description: StrictStr | None = None
+    # "schema" would shadow a BaseModel attribute, hence the alias
+    json_schema: SchemaObject | None = Field(None, alias="schema")
+    strict: StrictBool | None = None
 
 
 class ResponseFormat(_Body):
     type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
 
 
-Temperature = Annotated[float, Field(ge=0, le=2)]
-MaxTokens = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+class FunctionDefinition(_Body):
+    name: Name
+    description: StrictStr | None = None
+    parameters: SchemaObject | None = None
+    strict: StrictBool | None = None
+
+
+class FunctionTool(_Body):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class CustomToolDefinition(_Body):
+    name: StrictStr
+    description: StrictStr | None = None
+    format: dict[str, Any] | None = None
+
+
+class CustomTool(_Body):
+    type: Literal["custom"]
+    custom: CustomToolDefinition
+
+
+class NamedFunction(_Body):
+    name: StrictStr
+
+
+class FunctionChoice(_Body):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class CustomChoice(_Body):
+    type: Literal["custom"]
+    custom: NamedFunction
+
+
+class AllowedTools(_Body):
+    mode: Literal["auto", "required"]
+    tools: list[dict[str, Any]]
+
+
+class AllowedToolsChoice(_Body):
+    type: Literal["allowed_tools"]
+    allowed_tools: AllowedTools
+
+
+Tool = Annotated[FunctionTool | CustomTool, Field(discriminator="type")]
+ToolChoice = (
+    Literal["none", "auto", "required"]
+    | Annotated[FunctionChoice | CustomChoice | AllowedToolsChoice, Field(discriminator="type")]
+    | None
+)
 
 
 class ChatCompletionRequest(_Body):
@@ -56,35 +158,58 @@ class ChatCompletionRequest(_Body):
     max_tokens: MaxTokens | None = None
     max_completion_tokens: MaxTokens | None = None
     temperature: Temperature | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    n: Annotated[StrictInt, Field(ge=1, le=16)] = 1
-    stream: StrictBool = False
+    top_p: TopP | None = None
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
+    logit_bias: dict[StrictStr, WholeInt] | None = None
+    n: Choices = 1
+    stream: Flag = False
     stream_options: StreamOptions | None = None
-    logprobs: StrictBool = False
-    top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
-    seed: StrictInt | None = None
+    logprobs: Flag = False
+    top_logprobs: Annotated[WholeInt, Field(ge=0, le=20)] | None = None
+    seed: Seed | None = None
     response_format: ResponseFormat | None = None
-    stop: StrictStr | list[StrictStr] | None = None
+    stop: Stop = None
     user: StrictStr | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice = None
+    parallel_tool_calls: StrictBool | None = None
+    functions: Annotated[list[FunctionDefinition], Field(max_length=128)] | None = None
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
+    modalities: list[Literal["text", "audio"]] | None = None
+    audio: dict[str, Any] | None = None
 
     def output_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
 
+Prompt = (
+    Annotated[StrictStr, Field(max_length=MAX_STR)]
+    | Annotated[list[Annotated[StrictStr, Field(max_length=MAX_STR)]], Field(min_length=1, max_length=64)]
+    | Annotated[list[WholeInt], Field(min_length=1, max_length=MAX_STR)]
+    | Annotated[list[Annotated[list[WholeInt], Field(min_length=1)]], Field(min_length=1, max_length=64)]
+)
+
+
 class CompletionRequest(_Body):
     model: Annotated[StrictStr, Field(min_length=1, max_length=256)]
-    prompt: (
-        Annotated[StrictStr, Field(max_length=MAX_STR)] | Annotated[list[StrictStr], Field(min_length=1, max_length=64)]
-    )
-    max_tokens: MaxTokens | None = 16  # the legacy endpoint's default
+    # null is the spec's default, "<|endoftext|>": the model starts a new document
+    prompt: Annotated[Prompt, _null_is(ENDOFTEXT)]
+    max_tokens: Annotated[WholeInt, Field(ge=0), _null_is(16)] = 16  # the legacy endpoint's default
     temperature: Temperature | None = None
-    n: Annotated[StrictInt, Field(ge=1, le=16)] = 1
-    stream: StrictBool = False
+    top_p: TopP | None = None
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
+    logit_bias: dict[StrictStr, WholeInt] | None = None
+    n: Choices = 1
+    best_of: Annotated[WholeInt, Field(ge=0, le=20)] | None = None
+    stream: Flag = False
     stream_options: StreamOptions | None = None
-    logprobs: Annotated[StrictInt, Field(ge=0, le=5)] | None = None
-    echo: StrictBool = False
-    seed: StrictInt | None = None
-    stop: StrictStr | list[StrictStr] | None = None
+    logprobs: Annotated[WholeInt, Field(ge=0, le=5)] | None = None
+    echo: Flag = False
+    seed: Seed | None = None
+    stop: Stop = None
+    suffix: StrictStr | None = None
     user: StrictStr | None = None
 
 

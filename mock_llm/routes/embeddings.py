@@ -6,40 +6,106 @@ import base64
 import time
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..catalogue import ModelSpec
 from ..embeddings import embed
 from ..errors import OpenAIError
 from ..faults import corrupt
 from ..responses import json_response
 from ..schemas import EmbeddingRequest, parse_body
 from ..state import MockState
-from ..tokens import count_tokens
+from ..tokens import InvalidTokens, count_tokens, decode
 from . import BodyRoute
 from .generation import base_headers
 
+MAX_INPUTS = 2048  # items in one request (OpenAI's limit)
+MAX_REQUEST_TOKENS = 300_000  # tokens summed over all inputs of one request (OpenAI's limit)
+INLINE_CHARS = 20_000  # up to this much text is embedded on the event loop; more goes to a thread
 
-def _texts(body: EmbeddingRequest) -> list[str]:
+
+def _texts(body: EmbeddingRequest) -> tuple[list[str], list[int]]:
+    """The inputs as text, with their token counts; token arrays are decoded to what they encode."""
     raw = body.input
-    items: list[str] = []
     if isinstance(raw, str):
-        items = [raw]
+        items: list[str | list[int]] = [raw]
+    elif raw and all(isinstance(x, int) for x in raw):
+        items = [raw]  # type: ignore[list-item]  # one token array
     else:
-        # Token arrays have no vocabulary here: each id becomes a stable pseudo-word.
-        for element in raw:
-            if isinstance(element, str):
-                items.append(element)
-            elif isinstance(element, int):
-                items = [" ".join(f"t{t}" for t in raw)]
-                break
-            else:
-                items.append(" ".join(f"t{t}" for t in element))
+        items = list(raw)  # type: ignore[arg-type]  # strings, or token arrays
+    texts: list[str] = []
+    counts: list[int] = []
     for i, item in enumerate(items):
-        if not item:
-            param = "input" if isinstance(raw, str) else f"input[{i}]"
-            raise OpenAIError(400, f"'{param}' must not be an empty string.", param=param, code="invalid_value")
-    return items
+        param = "input" if len(items) == 1 and not isinstance(raw, list) else f"input[{i}]"
+        if isinstance(item, str):
+            if not item:
+                raise OpenAIError(400, f"'{param}' must not be an empty string.", param=param, code="invalid_value")
+            texts.append(item)
+            counts.append(count_tokens(item))
+        else:
+            if not item:
+                raise OpenAIError(400, f"'{param}' must not be an empty array.", param=param, code="invalid_value")
+            counts.append(len(item))
+            texts.append("")  # decoded once the limits are known to hold
+    total = sum(counts)
+    if total > MAX_REQUEST_TOKENS:
+        raise OpenAIError(
+            400,
+            f"Requested {total} tokens, max {MAX_REQUEST_TOKENS} tokens per request",
+            type="max_tokens_per_request",
+            code="max_tokens_per_request",
+        )
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            try:
+                texts[i] = decode(item)
+            except InvalidTokens as exc:
+                raise OpenAIError(400, f"Invalid token array in input[{i}]: {exc}.", param="input") from None
+    return texts, counts
+
+
+def _check_context(spec: ModelSpec, counts: list[int]) -> None:
+    for i, n in enumerate(counts):
+        if n > spec.context_window:
+            raise OpenAIError(
+                400,
+                f"This model's maximum context length is {spec.context_window} tokens, however you requested "
+                f"{n} tokens ({n} in your prompt; 0 for the completion) in input[{i}]. Please reduce your prompt.",
+                param="input",
+                code="context_length_exceeded",
+            )
+
+
+def _prepare(body: EmbeddingRequest, spec: ModelSpec) -> tuple[list[str], list[int]]:
+    texts, counts = _texts(body)
+    _check_context(spec, counts)
+    return texts, counts
+
+
+def _vectors(texts: list[str], dims: int, full: int, base64_format: bool, corrupted: bool) -> list[dict[str, object]]:
+    data: list[dict[str, object]] = []
+    for i, text in enumerate(texts):
+        vector = embed(corrupt(text) if corrupted else text)
+        if dims != full:
+            # Shortened like text-embedding-3: keep the leading dimensions, renormalise.
+            vector = vector[:dims] / np.linalg.norm(vector[:dims])
+        value = base64.b64encode(vector.astype("<f4").tobytes()).decode() if base64_format else vector.tolist()
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    return data
+
+
+def _is_heavy(body: EmbeddingRequest) -> bool:
+    raw = body.input
+    if isinstance(raw, str):
+        return len(raw) > INLINE_CHARS
+    size = 0
+    for item in raw:
+        size += len(item) if isinstance(item, str | list) else 1
+        if size > INLINE_CHARS // 4:
+            return True
+    return False
 
 
 async def create_embeddings(request: Request) -> Response:
@@ -48,17 +114,6 @@ async def create_embeddings(request: Request) -> Response:
     started = time.perf_counter()
     state: MockState = request.app.state.mock
     spec = state.model(body.model, ("embedding",), "/v1/embeddings")
-    texts = _texts(body)
-    counts = [count_tokens(t) for t in texts]
-    for i, n in enumerate(counts):
-        if n > spec.context_window:
-            raise OpenAIError(
-                400,
-                f"This model's maximum context length is {spec.context_window} tokens, "
-                f"however you requested {n} tokens in input[{i}]. Please reduce your input.",
-                param="input",
-                code="context_length_exceeded",
-            )
     dims = body.dimensions or spec.dimensions
     if dims > spec.dimensions:
         raise OpenAIError(
@@ -67,24 +122,25 @@ async def create_embeddings(request: Request) -> Response:
             param="dimensions",
             code="invalid_value",
         )
+    # A big batch is tokenised and embedded in a worker thread, so /health and every other
+    # request keep being answered while it runs.
+    heavy = _is_heavy(body)
+    texts, counts = await run_in_threadpool(_prepare, body, spec) if heavy else _prepare(body, spec)
     fault = state.choose_fault(request)
-    extra = await state.before_answer(spec, fault, sum(counts), stream=False)
     prompt_tokens = sum(counts)
+    extra = await state.before_answer(spec, fault, prompt_tokens, stream=False)
     state.ledger.record(spec, prompt_tokens, 0)
     await state.wait(spec, 0)
     data: list[dict[str, object]] = []
     if fault is None or fault.kind != "empty":
-        for i, text in enumerate(texts):
-            vector = embed(corrupt(text) if fault is not None and fault.kind == "corrupted" else text)
-            if dims != spec.dimensions:
-                # Shortened like text-embedding-3: keep the leading dimensions, renormalise.
-                vector = vector[:dims] / np.linalg.norm(vector[:dims])
-            value: object
-            if body.encoding_format == "base64":
-                value = base64.b64encode(vector.astype("<f4").tobytes()).decode()
-            else:
-                value = vector.tolist()
-            data.append({"object": "embedding", "index": i, "embedding": value})
+        args = (
+            texts,
+            dims,
+            spec.dimensions,
+            body.encoding_format == "base64",
+            fault is not None and fault.kind == "corrupted",
+        )
+        data = await run_in_threadpool(_vectors, *args) if heavy else _vectors(*args)
     payload = {
         "object": "list",
         "data": data,
