@@ -8,19 +8,23 @@ as a float (``"n": 2.0``) is an integer, as OpenAI's spec and API allow.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     Tag,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 
 from .errors import validation_error
@@ -213,12 +217,29 @@ class CompletionRequest(_Body):
     user: StrictStr | None = None
 
 
-EmbeddingInput = (
-    Annotated[StrictStr, Field(max_length=MAX_STR)]
-    | Annotated[list[Annotated[StrictStr, Field(max_length=MAX_STR)]], Field(min_length=1, max_length=2048)]
-    | Annotated[list[StrictInt], Field(min_length=1)]
-    | Annotated[list[list[StrictInt]], Field(min_length=1, max_length=2048)]
-)
+def _embedding_input_shape(value: Any) -> str:
+    """The shape of an embedding input, so a long token array is validated once, not tried against every shape."""
+    if isinstance(value, str):
+        return "one-text"
+    if isinstance(value, list) and value:
+        first = value[0]
+        if isinstance(first, list):
+            return "token-arrays"
+        if isinstance(first, int) and not isinstance(first, bool):
+            return "token-ids"
+    return "many-texts"
+
+
+# Tags carry a "-" so error locations drop them (errors._param_of): 'input[1]', not 'input.many-texts[1]'.
+EmbeddingInput = Annotated[
+    Annotated[StrictStr, Field(max_length=MAX_STR), Tag("one-text")]
+    | Annotated[
+        list[Annotated[StrictStr, Field(max_length=MAX_STR)]], Field(min_length=1, max_length=2048), Tag("many-texts")
+    ]
+    | Annotated[list[StrictInt], Field(min_length=1), Tag("token-ids")]
+    | Annotated[list[list[StrictInt]], Field(min_length=1, max_length=2048), Tag("token-arrays")],
+    Discriminator(_embedding_input_shape),
+]
 
 
 class EmbeddingRequest(_Body):

@@ -7,10 +7,11 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..errors import OpenAIError
 from ..responses import EventStream, json_response, sse
 from ..schemas import CompletionRequest, parse_body
 from ..state import MockState
-from ..tokens import count_tokens, tokenize
+from ..tokens import InvalidTokens, count_tokens, decode, tokenize
 from . import BodyRoute
 from .generation import Choice, base_headers, bill, context_check, generate, quote, stream_events
 
@@ -21,10 +22,10 @@ async def create_completion(request: Request) -> Response:
     started = time.perf_counter()
     state: MockState = request.app.state.mock
     spec = state.model(body.model, ("completion",), "/v1/completions")
-    prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
-    prompt_tokens = sum(count_tokens(p) for p in prompts)
+    prompts, counts = _prompts(body.prompt)
+    prompt_tokens = sum(counts)
     limit = body.max_tokens
-    context_check(spec, max(count_tokens(p) for p in prompts), limit, "prompt")
+    context_check(spec, max(counts), limit, "prompt")
     fault = state.choose_fault(request)
     extra = await state.before_answer(spec, fault, prompt_tokens + (limit or 0) * len(prompts), body.stream)
     # Legacy models continue the prompt, so the answer starts with a space.
@@ -78,6 +79,25 @@ async def create_completion(request: Request) -> Response:
         "usage": usage,
     }
     return json_response(payload, base_headers(state, started, extra), fault)
+
+
+def _prompts(prompt: str | list[str] | list[int] | list[list[int]]) -> tuple[list[str], list[int]]:
+    """The prompts as text with their token counts; token arrays are the text they encode."""
+    if isinstance(prompt, str):
+        return [prompt], [count_tokens(prompt)]
+    if prompt and isinstance(prompt[0], str):
+        texts = [p for p in prompt if isinstance(p, str)]
+        return texts, [count_tokens(p) for p in texts]
+    arrays = [prompt] if prompt and isinstance(prompt[0], int) else prompt
+    texts, counts = [], []
+    for ids in arrays:
+        assert isinstance(ids, list)
+        try:
+            texts.append(decode(ids))
+        except InvalidTokens as exc:
+            raise OpenAIError(400, f"Invalid token array in 'prompt': {exc}.", param="prompt") from None
+        counts.append(len(ids))
+    return texts, counts
 
 
 def _choice(index: int, choice: Choice, logprobs: int | None, echo: str) -> dict[str, object]:
