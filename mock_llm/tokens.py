@@ -13,7 +13,7 @@ token-array inputs (``[9906, 1917]``) decode to the text they encode.
 If tiktoken cannot be imported (a platform without a wheel and without a Rust compiler),
 a pure-Python approximation takes over: GPT's pre-tokenisation, sub-words for long
 words, and per-script byte rates for other scripts, within 25% of cl100k on every
-script of ``tests/mock_llm/data/multilingual.jsonl``. ``BACKEND`` says which is in use.
+script of ``data/multilingual.jsonl``. ``BACKEND`` says which is in use.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
 
 VOCAB = Path(__file__).with_name("vocab") / "cl100k_base.tiktoken.gz"
 # The hash tiktoken pins for cl100k_base.tiktoken (tiktoken_ext/openai_public.py).
@@ -54,7 +58,7 @@ class InvalidTokens(ValueError):
     """A token array holds ids that no text encodes to."""
 
 
-def _load_encoding() -> object | None:
+def _load_encoding() -> tiktoken.Encoding | None:
     try:
         import tiktoken
     except ImportError:  # pragma: no cover - only where tiktoken has no wheel
@@ -77,14 +81,16 @@ _SHORT = 4096  # texts up to this length are cached; longer one-off inputs are n
 
 
 def _exact_ids(text: str) -> list[int]:
-    return _ENCODING.encode_ordinary(text)  # type: ignore[attr-defined,no-any-return]
+    assert _ENCODING is not None
+    return _ENCODING.encode_ordinary(text)
 
 
 def _exact_pieces(text: str) -> tuple[str, ...]:
     """Tokens as text; a character split across tokens (CJK, emoji) stays whole in one piece."""
     pieces: list[str] = []
     pending = b""
-    for chunk in _ENCODING.decode_tokens_bytes(_exact_ids(text)):  # type: ignore[attr-defined]
+    assert _ENCODING is not None
+    for chunk in _ENCODING.decode_tokens_bytes(_exact_ids(text)):
         pending += chunk
         try:
             pieces.append(pending.decode("utf-8"))
@@ -97,11 +103,12 @@ def _exact_pieces(text: str) -> tuple[str, ...]:
 
 
 def _exact_truncate(text: str, max_tokens: int) -> tuple[str, bool]:
+    assert _ENCODING is not None
     ids = _exact_ids(text)
     if len(ids) <= max_tokens:
         return text, False
     # A character whose bytes straddle the cut is left out, as the API's streamed text does.
-    cut = b"".join(_ENCODING.decode_tokens_bytes(ids[:max_tokens]))  # type: ignore[attr-defined]
+    cut = b"".join(_ENCODING.decode_tokens_bytes(ids[:max_tokens]))
     return cut.decode("utf-8", "ignore"), True
 
 
@@ -222,7 +229,7 @@ def decode(ids: Sequence[int]) -> str:
     if _ENCODING is None:  # pragma: no cover - only without tiktoken
         return " ".join(f"t{t}" for t in ids)
     try:
-        raw: bytes = _ENCODING.decode_bytes(list(ids))  # type: ignore[attr-defined]
+        raw: bytes = _ENCODING.decode_bytes(list(ids))
     except KeyError as exc:  # an unused id inside the range
         raise InvalidTokens(f"token id {exc.args[0]} is not in the vocabulary") from None
     return raw.decode("utf-8", "replace")

@@ -97,7 +97,7 @@ def test_runs_and_scripts_are_not_one_token() -> None:
 
 def multilingual() -> dict[str, list[str]]:
     by_script: dict[str, list[str]] = {}
-    with open(Path(__file__).parent / "data" / "multilingual.jsonl", encoding="utf-8") as fh:
+    with open(DATA / "multilingual.jsonl", encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
             by_script.setdefault(row["script"], []).append(row["text"])
