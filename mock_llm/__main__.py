@@ -17,8 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mock_llm",
         description="An OpenAI-compatible mock LLM server. Environment variables MOCK_LLM_HOST, "
-        "MOCK_LLM_PORT, MOCK_LLM_SEED, MOCK_LLM_LATENCY, MOCK_LLM_FAULTS, MOCK_LLM_RPM and MOCK_LLM_TPM "
-        "set the defaults; flags win.",
+        "MOCK_LLM_PORT, MOCK_LLM_SEED, MOCK_LLM_LATENCY, MOCK_LLM_FAULTS, MOCK_LLM_RPM, MOCK_LLM_TPM, "
+        "MOCK_LLM_HEADER_TIMEOUT, MOCK_LLM_BODY_TIMEOUT, MOCK_LLM_MAX_KEYS and MOCK_LLM_HTTP set the defaults; "
+        "flags win.",
         epilog="fault kinds: " + "; ".join(f"{k}: {v}" for k, v in FAULT_DESCRIPTIONS.items()),
     )
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
@@ -37,6 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hang-seconds", type=float, help="how long a timeout fault hangs (default 30)")
     parser.add_argument("--rpm", type=int, help="requests per minute per model before real 429s")
     parser.add_argument("--tpm", type=int, help="tokens per minute per model before real 429s")
+    parser.add_argument(
+        "--header-timeout", type=float, help="seconds a client has to send a request's headers (default 10)"
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        help="seconds a client has to send a request's body after its headers (default 60)",
+    )
+    parser.add_argument(
+        "--max-keys", type=int, help="API keys whose ledgers and faults are kept apart at once (default 10000)"
+    )
+    parser.add_argument("--http", choices=["auto", "httptools", "h11"], help="uvicorn's HTTP implementation (auto)")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     return parser
 
@@ -54,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             hang_seconds=args.hang_seconds,
             rpm=args.rpm,
             tpm=args.tpm,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            max_keys=args.max_keys,
+            http=args.http,
         )
         check_port(settings.host, settings.port)
     except (ValueError, PortInUse) as exc:

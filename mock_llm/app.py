@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
+from .accounts import KeyScope
 from .errors import OpenAIError, install_handlers
 from .responses import ConnectionCut
 from .routes import chat, completions, control, embeddings, models
@@ -33,7 +34,9 @@ class BodySizeLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit():
-                if int(value) > self.max_bytes:
+                # Compare lengths first: int() refuses more than 4,300 digits, and a length
+                # with more digits than the limit is over it anyway.
+                if len(value) > len(str(self.max_bytes)) or int(value) > self.max_bytes:
                     await self._reject(send)
                     return
                 # The server holds a body to its declared length: nothing to count.
@@ -134,6 +137,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     for router in (models.router, control.health_router, control.router):
         app.router.routes.extend(router.routes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(KeyScope)  # ledgers and faults per API key (mock_llm.accounts)
     _document_bodies(app)
     for name in ("uvicorn.error", "uvicorn"):
         logger = logging.getLogger(name)

@@ -120,8 +120,15 @@ def validation_error(errors: Sequence[Mapping[str, Any]]) -> OpenAIError:
     return OpenAIError(400, message, param=param, code=code)
 
 
+# Set in a request's scope when the server itself cut the connection (a client too slow to
+# send its request, see mock_llm.protocols), which has logged why: the app logs nothing more.
+CUT_MARK = "mock_llm.cut"
+
+
 def log_client_gone(scope: Scope, when: str) -> None:
     """One line for a client that went away mid-request: routine (a timeout, a Ctrl-C), not a server error."""
+    if scope.get(CUT_MARK):
+        return
     client = scope.get("client")
     who = f"{client[0]}:{client[1]}" if client else "a client"
     server_log.warning("mock_llm: client %s disconnected %s (%s %s)", who, when, scope.get("method"), scope.get("path"))

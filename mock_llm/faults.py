@@ -64,20 +64,26 @@ class Fault:
         return self.attempts is None or retry_count < self.attempts
 
 
+def _shown(value: str) -> str:
+    """A header value quoted in an error, cut short: the client sent it, it need not come back whole."""
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
 def _number(name: str, value: str, low: float, high: float) -> float:
+    # float() takes any length of digits (a huge number is inf) and nan/inf, all refused below.
     try:
         number = float(value)
     except ValueError:
         raise OpenAIError(
             400,
-            f"Header {FAULT_HEADER}: {name} must be a number, got {value!r}.",
+            f"Header {FAULT_HEADER}: {name} must be a number, got {_shown(value)}.",
             param=FAULT_HEADER,
             code="invalid_fault",
         ) from None
-    if not low <= number <= high:
+    if not low <= number <= high:  # False for nan
         raise OpenAIError(
             400,
-            f"Header {FAULT_HEADER}: {name} must be between {low:g} and {high:g}, got {value}.",
+            f"Header {FAULT_HEADER}: {name} must be between {low:g} and {high:g}, got {_shown(value)}.",
             param=FAULT_HEADER,
             code="invalid_fault",
         )
@@ -90,7 +96,7 @@ def parse_fault_header(value: str) -> Fault:
     if kind not in FAULT_KINDS:
         raise OpenAIError(
             400,
-            f"Header {FAULT_HEADER}: unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}.",
+            f"Header {FAULT_HEADER}: unknown fault {_shown(kind)}; expected one of {', '.join(FAULT_KINDS)}.",
             param=FAULT_HEADER,
             code="invalid_fault",
         )
@@ -115,7 +121,7 @@ def parse_fault_header(value: str) -> Fault:
         else:
             raise OpenAIError(
                 400,
-                f"Header {FAULT_HEADER}: unknown option {key!r}; expected attempts, "
+                f"Header {FAULT_HEADER}: unknown option {_shown(key)}; expected attempts, "
                 "retry_after, retry_after_ms, should_retry, hang or delay.",
                 param=FAULT_HEADER,
                 code="invalid_fault",
@@ -198,11 +204,14 @@ class FaultInjector:
                     fault = Fault(kind)
                     break
                 draw -= rate
-        if fault is None:
-            return None
-        with self._lock:
-            self.injected[fault.kind] = self.injected.get(fault.kind, 0) + 1
+        if fault is not None:
+            self.note(fault.kind)
         return fault
+
+    def note(self, kind: str) -> None:
+        """Count an injected fault (also those another injector chose, for a server-wide total)."""
+        with self._lock:
+            self.injected[kind] = self.injected.get(kind, 0) + 1
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:

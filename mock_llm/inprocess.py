@@ -10,7 +10,9 @@ from typing import Any
 import httpx2
 import openai
 
+from .accounts import ApiKey
 from .app import create_app
+from .routes.control import faults_view, ledger_view
 from .settings import Settings
 
 BASE_URL = "http://mock-llm.local/v1"
@@ -109,15 +111,33 @@ class InProcessMock:
         transport = httpx2.ASGITransport(app=self.app, client=("127.0.0.1", 50000))
         return httpx2.AsyncClient(transport=transport, base_url="http://mock-llm.local")
 
-    def ledger(self) -> dict[str, Any]:
-        snapshot: dict[str, Any] = self.state.ledger.snapshot()
-        return snapshot
+    def ledger(self, key: str | None = None) -> dict[str, Any]:
+        """Calls, tokens and dollars: server-wide (with a per-key breakdown under ``keys``), or one API key's."""
+        return ledger_view(self.state, None if key is None else ApiKey.of(key))
 
-    def reset_ledger(self) -> None:
-        self.state.ledger.reset()
+    def reset_ledger(self, key: str | None = None) -> None:
+        """Empty every ledger, or only the one of API key ``key``."""
+        if key is None:
+            self.state.ledger.reset()
+        elif (account := self.state.accounts.get(ApiKey.of(key))) is not None:
+            account.ledger.reset()
 
     def set_faults(
-        self, rates: dict[str, float] | None = None, seed: int | None = None, script: list[str | None] | None = None
+        self,
+        rates: dict[str, float] | None = None,
+        seed: int | None = None,
+        script: list[str | None] | None = None,
+        *,
+        key: str | None = None,
     ) -> None:
-        """Server-wide fault rates, seed, and/or a script for the next requests (see FaultInjector)."""
-        self.state.faults.configure(rates, seed, script)
+        """Fault rates, seed, and/or a script for the next requests (see FaultInjector).
+
+        Server-wide, or with ``key`` for the requests carrying that API key only (the clients
+        here send ``api_key``, ``"mock-key"`` unless told otherwise).
+        """
+        injector = self.state.faults if key is None else self.state.key_faults(ApiKey.of(key))
+        injector.configure(rates, seed, script)
+
+    def faults(self, key: str | None = None) -> dict[str, Any]:
+        """Fault settings and the faults injected: server-wide, or one API key's."""
+        return faults_view(self.state, None if key is None else ApiKey.of(key))

@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
+from .protocols import protocol_class
 from .settings import DEFAULT_PORT, Settings
 
 
@@ -70,7 +71,10 @@ def uvicorn_config(settings: Settings, log_level: str = "warning") -> uvicorn.Co
         log_level=log_level,
         access_log=False,  # a log line per request would cost a third of the throughput
         loop="auto",
-        http="auto",
+        # uvicorn's own protocol (httptools when installed, else h11) with a bounded head and
+        # head and body deadlines, which uvicorn lacks (see mock_llm.protocols)
+        http=protocol_class(settings),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         lifespan="off",
         timeout_graceful_shutdown=1,
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from .faults import parse_rates
 
 DEFAULT_PORT = 8000
+HTTP_IMPLEMENTATIONS = ("auto", "httptools", "h11")
 
 
 def parse_latency(value: str | float) -> float:
@@ -32,6 +33,14 @@ class Settings:
     rpm: int | None = None  # requests per minute per model; None = no limit
     tpm: int | None = None  # tokens per minute per model; None = no limit
     max_body_bytes: int = 8 * 1024 * 1024
+    # What one connection may take before it is cut (see mock_llm.protocols):
+    header_timeout: float = 10.0  # seconds from a request's first byte (or the connection) to its last header
+    body_timeout: float = 60.0  # seconds from a request's last header to the end of its body
+    max_header_bytes: int = 32 * 1024  # request line and headers together; more is a 431
+    max_headers: int = 100  # header lines in one request; more is a 431
+    http: str = "auto"  # uvicorn's HTTP implementation: auto (httptools when installed), httptools or h11
+    # One mock, many attendees: ledgers and faults kept per API key (see mock_llm.accounts).
+    max_keys: int = 10_000  # keys tracked at once; the least recently seen is forgotten beyond it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -54,5 +63,28 @@ class Settings:
             values["rpm"] = int(env["MOCK_LLM_RPM"])
         if env.get("MOCK_LLM_TPM"):
             values["tpm"] = int(env["MOCK_LLM_TPM"])
+        if env.get("MOCK_LLM_HEADER_TIMEOUT"):
+            values["header_timeout"] = float(env["MOCK_LLM_HEADER_TIMEOUT"])
+        if env.get("MOCK_LLM_BODY_TIMEOUT"):
+            values["body_timeout"] = float(env["MOCK_LLM_BODY_TIMEOUT"])
+        if env.get("MOCK_LLM_MAX_KEYS"):
+            values["max_keys"] = int(env["MOCK_LLM_MAX_KEYS"])
+        if env.get("MOCK_LLM_HTTP"):
+            values["http"] = env["MOCK_LLM_HTTP"]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ValueError naming the first setting out of range."""
+        if not 0 < self.header_timeout <= 3600 or not 0 < self.body_timeout <= 3600:
+            raise ValueError("header and body timeouts must be between 0 and 3600 seconds")
+        if not 1024 <= self.max_header_bytes <= 1024 * 1024:
+            raise ValueError("max_header_bytes must be between 1 KiB and 1 MiB")
+        if not 1 <= self.max_headers <= 10_000:
+            raise ValueError("max_headers must be between 1 and 10000")
+        if not 1 <= self.max_keys <= 1_000_000:
+            raise ValueError("max_keys must be between 1 and 1000000")
+        if self.http not in HTTP_IMPLEMENTATIONS:
+            raise ValueError(f"http must be one of {', '.join(HTTP_IMPLEMENTATIONS)}, got {self.http!r}")

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from .accounts import Accounts, ApiKey, SharedLedger, current_key
 from .catalogue import CATALOGUE, ModelKind, ModelSpec
 from .errors import OpenAIError
 from .faults import FAULT_HEADER, MAX_HANG, Fault, FaultInjector
-from .ledger import Ledger
 from .ratelimit import RateLimiter, format_reset
 from .settings import Settings
 
@@ -23,14 +23,27 @@ RETRY_COUNT_HEADER = b"x-stainless-retry-count"  # sent by the official SDKs on 
 NOMINAL_RPM = 500  # what an injected 429 reports as the limit when no real limit is set
 
 
+MAX_RETRY_COUNT = 1_000_000  # a larger (or 5,000-digit) retry count is read as this
+
+
+def retry_count(value: bytes) -> int:
+    """The SDK's ``x-stainless-retry-count``: a small number; garbage is 0, a huge one is clamped."""
+    if not value.isdigit():  # ASCII digits only: bytes.isdigit knows no other
+        return 0
+    return int(value) if len(value) <= 6 else MAX_RETRY_COUNT
+
+
 @dataclass
 class MockState:
     settings: Settings
     clock: Callable[[], float] = time.monotonic
-    ledger: Ledger = field(default_factory=Ledger)
+    # Every billed call, server-wide and under its API key (see mock_llm.accounts).
+    ledger: SharedLedger = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.accounts = Accounts(s.max_keys)
+        self.ledger = SharedLedger(self.accounts)
         self.faults = FaultInjector(rates=dict(s.faults), seed=s.seed, hang=min(s.hang_seconds, MAX_HANG))
         self.limiter = RateLimiter(rpm=s.rpm, tpm=s.tpm, clock=self.clock)
         self._latency_rng = random.Random(s.seed)
@@ -62,14 +75,32 @@ class MockState:
         return spec
 
     def choose_fault(self, request: Request) -> Fault | None:
+        """The fault for this request: its header's, else its key's settings', else the server's."""
         header: str | None = None
-        retry_count = 0
+        retries = 0
         for name, value in request.scope["headers"]:  # one pass over the raw headers
             if name == FAULT_HEADER_BYTES:
                 header = value.decode("latin-1")
-            elif name == RETRY_COUNT_HEADER and value.isdigit():
-                retry_count = int(value)
-        return self.faults.choose(header, retry_count)
+            elif name == RETRY_COUNT_HEADER:
+                retries = retry_count(value)
+        key = current_key.get()
+        account = self.accounts.get(key) if key is not None else None
+        injector = account.faults if account is not None and account.faults is not None else self.faults
+        fault = injector.choose(header, retries)
+        if fault is not None and key is not None:
+            if injector is not self.faults:
+                self.faults.note(fault.kind)  # the server-wide count includes every key's
+            account = account or self.accounts.open(key)
+            account.injected[fault.kind] = account.injected.get(fault.kind, 0) + 1
+        return fault
+
+    def key_faults(self, key: ApiKey) -> FaultInjector:
+        """The key's own fault settings, starting as a copy of the server-wide ones."""
+        account = self.accounts.open(key)
+        if account.faults is None:
+            server = self.faults
+            account.faults = FaultInjector(rates=dict(server.rates), seed=server.seed, hang=server.hang)
+        return account.faults
 
     async def wait(self, spec: ModelSpec, output_tokens: int, *, first_token_only: bool = False) -> None:
         """Sleep (without blocking the loop) for a sampled response time of ``spec``."""

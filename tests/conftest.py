@@ -32,6 +32,8 @@ def live(server: BackgroundServer) -> Iterator[BackgroundServer]:
     """The shared real server with its ledger and faults reset around each test."""
     state = server.server.config.app.state.mock
     state.ledger.reset()
+    state.accounts.clear()  # every API key's ledger and faults
     state.faults.configure(rates={}, seed=0)
     yield server
     state.faults.configure(rates={}, seed=0)
+    state.accounts.clear()

@@ -1,4 +1,14 @@
-"""``/health`` and the loopback-only control endpoints under ``/_mock``."""
+"""``/health`` and the control endpoints under ``/_mock``.
+
+Who sees what (docs/mock_llm.md, "Sharing one mock"):
+
+- a request with an API key (``Authorization: Bearer <key>``), from any address, reads
+  and resets that key's ledger and sets that key's faults; never anyone else's, and never
+  the server-wide settings. The key decides, not the address: a hub that proxies
+  attendees from loopback forwards their keys;
+- a request without a key is the operator's: the server-wide view (every key, and a
+  breakdown per key) and settings, answered only on loopback.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +18,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
+from ..accounts import ApiKey, key_from_headers, labelled
 from ..errors import OpenAIError
 from ..faults import FAULT_KINDS, parse_rates
+from ..ledger import Ledger
 from ..state import MockState
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -30,55 +42,124 @@ async def health(request: Request) -> dict[str, object]:
     }
 
 
-def loopback_only(request: Request) -> MockState:
+SEED = Field(ge=-(2**63), le=2**63 - 1)  # any 64-bit seed; a 4,000-digit one would slow every answer
+
+
+def _is_loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
-    if host not in LOOPBACK and not host.startswith("127."):
+    return host in LOOPBACK or host.startswith("127.")
+
+
+async def caller(request: Request) -> ApiKey | None:
+    """The key whose view a control request asks for; None for the operator's server-wide view."""
+    scope = request.query_params.get("scope")
+    if scope not in (None, "key", "all"):
+        raise OpenAIError(400, "scope must be 'key' or 'all'.", param="scope", code="invalid_value")
+    key = key_from_headers(request.scope["headers"])
+    if key is not None:
+        if scope == "all":
+            raise OpenAIError(
+                403,
+                "The server-wide view takes no API key: the operator asks without Authorization, on loopback.",
+                type="permission_error",
+                code="scope_all_without_key",
+            )
+        return key
+    if scope == "key":
         raise OpenAIError(
-            403, "Control endpoints answer only on loopback.", type="permission_error", code="loopback_only"
+            401, "scope=key needs your API key: send Authorization: Bearer <key>.", code="missing_api_key"
         )
+    if not _is_loopback(request):
+        raise OpenAIError(
+            403,
+            "Without an API key, control endpoints answer only on loopback (the operator's server-wide view). "
+            "Send Authorization: Bearer <your key> to read or change your own ledger and faults.",
+            type="permission_error",
+            code="loopback_only",
+        )
+    return None
+
+
+def _state(request: Request) -> MockState:
     state: MockState = request.app.state.mock
     return state
 
 
-StateDep = Annotated[MockState, Depends(loopback_only)]
+StateDep = Annotated[MockState, Depends(_state)]
+CallerDep = Annotated[ApiKey | None, Depends(caller)]
 router = APIRouter(prefix="/_mock", tags=["control"])
 
 
 class FaultConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rates: dict[str, Annotated[float, Field(ge=0, le=1)]] | None = None
-    seed: int | None = None
+    seed: Annotated[int, SEED] | None = None
 
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     latency: Annotated[float, Field(ge=0, le=100)] | None = None
-    seed: int | None = None
+    seed: Annotated[int, SEED] | None = None
+
+
+def ledger_view(state: MockState, key: ApiKey | None) -> dict[str, object]:
+    if key is None:
+        return {"scope": "all", **state.ledger.snapshot()}
+    account = state.accounts.get(key)
+    ledger = account.ledger if account is not None else Ledger()
+    return {"scope": "key", "key": key.label, **ledger.snapshot()}
+
+
+def faults_view(state: MockState, key: ApiKey | None) -> dict[str, object]:
+    if key is None:
+        keys: dict[str, object] = {}
+        for label, account in labelled(state.accounts.all()).items():
+            if account.faults is None and not account.injected:
+                continue
+            settings = account.faults.snapshot() if account.faults is not None else {}
+            keys[label] = {
+                "settings": "own" if account.faults is not None else "server",
+                "rates": settings.get("rates", {}),
+                "seed": settings.get("seed"),
+                "injected": dict(account.injected),
+            }
+        return {"scope": "all", **state.faults.snapshot(), "keys": keys}
+    mine = state.accounts.get(key)
+    own = mine.faults if mine is not None else None
+    view = (own or state.faults).snapshot()
+    view["injected"] = dict(mine.injected) if mine is not None else {}
+    return {"scope": "key", "key": key.label, "settings": "own" if own is not None else "server", **view}
 
 
 @router.get("/ledger")
-async def read_ledger(state: StateDep) -> dict[str, object]:
-    """Calls, tokens and dollars per model since the last reset."""
-    return state.ledger.snapshot()
+async def read_ledger(state: StateDep, key: CallerDep) -> dict[str, object]:
+    """Calls, tokens and dollars per model since the last reset: the key's, or server-wide with a per-key breakdown."""
+    return ledger_view(state, key)
 
 
 @router.delete("/ledger")
-async def reset_ledger(state: StateDep) -> dict[str, object]:
-    """Empties the ledger and returns what it held."""
-    before = state.ledger.snapshot()
-    state.ledger.reset()
+async def reset_ledger(state: StateDep, key: CallerDep) -> dict[str, object]:
+    """Empties the key's ledger (or, for the operator, every ledger) and returns what it held."""
+    before = ledger_view(state, key)
+    if key is None:
+        state.ledger.reset()
+    elif (account := state.accounts.get(key)) is not None:
+        account.ledger.reset()
     return before
 
 
 @router.get("/faults")
-async def read_faults(state: StateDep) -> dict[str, object]:
-    """Server-wide fault rates, the seed, and how many faults were injected."""
-    return state.faults.snapshot()
+async def read_faults(state: StateDep, key: CallerDep) -> dict[str, object]:
+    """Fault rates, the seed, and how many faults were injected: the key's, or server-wide."""
+    return faults_view(state, key)
 
 
 @router.put("/faults")
-async def set_faults(config: FaultConfig, state: StateDep) -> dict[str, object]:
-    """Sets fault rates (``{"rates": {"rate_limit": 0.1}}``) and restarts the seeded sequence."""
+async def set_faults(config: FaultConfig, state: StateDep, key: CallerDep) -> dict[str, object]:
+    """Sets fault rates (``{"rates": {"rate_limit": 0.1}}``) and restarts the seeded sequence.
+
+    With a key, the key's own (starting from the server-wide ones); without, the server's.
+    """
     rates = None
     if config.rates is not None:
         unknown = sorted(set(config.rates) - set(FAULT_KINDS))
@@ -93,19 +174,38 @@ async def set_faults(config: FaultConfig, state: StateDep) -> dict[str, object]:
             rates = parse_rates(config.rates)
         except ValueError as exc:
             raise OpenAIError(400, str(exc), param="rates", code="invalid_value") from None
-    state.faults.configure(rates, config.seed)
-    return state.faults.snapshot()
+    injector = state.faults if key is None else state.key_faults(key)
+    injector.configure(rates, config.seed)
+    return faults_view(state, key)
+
+
+@router.delete("/faults")
+async def clear_faults(state: StateDep, key: CallerDep) -> dict[str, object]:
+    """A key's own settings are dropped (the server-wide ones apply again); the operator clears every fault setting."""
+    if key is None:
+        state.faults.configure(rates={}, script=[])
+        state.accounts.forget_faults()
+    elif (account := state.accounts.get(key)) is not None:
+        account.faults = None
+    return faults_view(state, key)
 
 
 @router.get("/config")
-async def read_config(state: StateDep) -> dict[str, object]:
+async def read_config(state: StateDep, _: CallerDep) -> dict[str, object]:
     """Seed and latency scale."""
     return {"seed": state.settings.seed, "latency": state.settings.latency}
 
 
 @router.put("/config")
-async def set_config(config: Config, state: StateDep) -> dict[str, object]:
-    """Changes the latency scale (0 = off) or the answer seed at run time."""
+async def set_config(config: Config, state: StateDep, key: CallerDep) -> dict[str, object]:
+    """Changes the latency scale (0 = off) or the answer seed at run time, for everyone: the operator's alone."""
+    if key is not None:
+        raise OpenAIError(
+            403,
+            "Latency and seed are server-wide: the operator changes them without an API key, on loopback.",
+            type="permission_error",
+            code="operator_only",
+        )
     if config.latency is not None:
         state.settings.latency = config.latency
     if config.seed is not None:
