@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import OpenAIError
-from ..responses import EventStream, json_response, sse
+from ..responses import EventStream, dumps, json_response, sse
 from ..schemas import CompletionRequest, parse_body
 from ..state import MockState
 from ..tokens import InvalidTokens, count_tokens, decode, tokenize
@@ -22,16 +22,23 @@ async def create_completion(request: Request) -> Response:
     started = time.perf_counter()
     state: MockState = request.app.state.mock
     spec = state.model(body.model, ("completion",), "/v1/completions")
+    if body.suffix:
+        raise OpenAIError(
+            400,
+            "The mock LLM does not support 'suffix' (inserting text); leave it out or null.",
+            param="suffix",
+            code="unsupported_parameter",
+        )
     prompts, counts = _prompts(body.prompt)
     prompt_tokens = sum(counts)
     limit = body.max_tokens
     context_check(spec, max(counts), limit, "prompt")
     fault = state.choose_fault(request)
     extra = await state.before_answer(spec, fault, prompt_tokens + (limit or 0) * len(prompts), body.stream)
+    stop = [body.stop] if isinstance(body.stop, str) else body.stop or []
     # Legacy models continue the prompt, so the answer starts with a space.
-    choices = [
-        generate(state, spec, "", prompt, limit, False, fault, prefix=" ") for prompt in prompts for _ in range(body.n)
-    ]
+    answers = [generate(state, spec, "", prompt, limit, False, fault, prefix=" ", stop=stop) for prompt in prompts]
+    choices = [choice for choice in answers for _ in range(body.n)]
     usage = bill(state, spec, prompt_tokens, choices)
     created = int(time.time())
     completion_id = f"cmpl-{state.next_id()}"
@@ -43,12 +50,20 @@ async def create_completion(request: Request) -> Response:
             f'"model":{quote(spec.id)},"choices":['
         )
 
-        def chunk(index: int, text: str | None, finish: str | None, first: bool) -> bytes:
+        def chunk(index: int, text: str | None, finish: str | None, first: bool, position: int) -> bytes:
+            logprobs = "null"
             if first:
-                return b""
+                if not body.echo:
+                    return b""
+                text = prompts[index // body.n]  # the prompt comes back first, as the API sends it
+            elif text is not None and body.logprobs is not None:
+                lp = _logprobs(choices[index], body.logprobs, "")
+                logprobs = dumps(
+                    {key: values[position : position + 1] for key, values in lp.items()}
+                ).decode()
             reason = "null" if finish is None else f'"{finish}"'
             return (
-                f'data: {head}{{"text":{quote(text or "")},"index":{index},"logprobs":null,'
+                f'data: {head}{{"text":{quote(text or "")},"index":{index},"logprobs":{logprobs},'
                 f'"finish_reason":{reason}}}]}}\n\n'
             ).encode()
 
@@ -101,25 +116,29 @@ def _prompts(prompt: str | list[str] | list[int] | list[list[int]]) -> tuple[lis
 
 
 def _choice(index: int, choice: Choice, logprobs: int | None, echo: str) -> dict[str, object]:
-    lp = None
-    if logprobs is not None:
-        tokens = list(tokenize(choice.text))
-        top: list[dict[str, float]] = []
-        token_lps: list[float] = []
-        for i, token in enumerate(tokens):
-            if i == 0 and choice.sentiment is not None:
-                ranked = sorted(choice.sentiment.logprobs().items(), key=lambda kv: -kv[1])
-                token_lps.append(ranked[0][1])
-                top.append({" " + label: value for label, value in ranked[: max(1, logprobs)]})
-            else:
-                token_lps.append(-0.01)
-                top.append({token: -0.01})
-        offsets, pos = [], len(echo)
-        for token in tokens:
-            offsets.append(pos)
-            pos += len(token)
-        lp = {"tokens": tokens, "token_logprobs": token_lps, "top_logprobs": top, "text_offset": offsets}
+    lp = None if logprobs is None else _logprobs(choice, logprobs, echo)
     return {"text": echo + choice.text, "index": index, "logprobs": lp, "finish_reason": choice.finish_reason}
+
+
+def _logprobs(choice: Choice, top: int, echo: str) -> dict[str, list[object]]:
+    """Legacy logprobs, one entry per piece of the answer; offsets count from the start of ``echo``."""
+    tokens = list(tokenize(choice.text))
+    top_logprobs: list[object] = []
+    token_lps: list[object] = []
+    for i, token in enumerate(tokens):
+        if i == 0 and choice.sentiment is not None:
+            ranked = sorted(choice.sentiment.logprobs().items(), key=lambda kv: -kv[1])
+            token_lps.append(ranked[0][1])
+            top_logprobs.append({" " + label: value for label, value in ranked[: max(1, top)]})
+        else:
+            token_lps.append(-0.01)
+            top_logprobs.append({token: -0.01})
+    offsets: list[object] = []
+    pos = len(echo)
+    for token in tokens:
+        offsets.append(pos)
+        pos += len(token)
+    return {"tokens": list(tokens), "token_logprobs": token_lps, "top_logprobs": top_logprobs, "text_offset": offsets}
 
 
 route = BodyRoute("/v1/completions", create_completion, CompletionRequest, "completions")

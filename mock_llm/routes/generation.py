@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any, Protocol
 
 from ..answers import Sentiment, answer
 from ..catalogue import ModelSpec
@@ -15,9 +17,17 @@ from ..errors import OpenAIError
 from ..faults import MAX_HANG, Fault, corrupt
 from ..responses import SSE_DONE, ConnectionCut, dumps
 from ..state import MockState
+from ..structured import Hints, instance
 from ..tokens import count_tokens, tokenize, truncate
 
 FLUSH_EVERY = 16  # events per write when no delay separates them
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the API sends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,16 @@ class Choice:
     finish_reason: str
     tokens: int
     sentiment: Sentiment | None
+    tool_call: ToolCall | None = None
+
+    def pieces(self) -> tuple[str, ...]:
+        """What a stream sends, a token at a time: the text, or a tool call's arguments."""
+        return tokenize(self.tool_call.arguments if self.tool_call else self.text)
+
+
+class ChunkMaker(Protocol):
+    def __call__(self, index: int, text: str | None, finish: str | None, first: bool, position: int) -> bytes:
+        """One streamed chunk: choice ``index``, the ``position``-th piece ``text`` of its answer."""
 
 
 def context_check(spec: ModelSpec, prompt_tokens: int, limit: int | None, param: str) -> None:
@@ -50,26 +70,87 @@ def generate(
     want_json: bool,
     fault: Fault | None,
     prefix: str = "",
+    stop: Sequence[str] = (),
+    schema: str | None = None,
 ) -> Choice:
-    choice = _generate(state.seed, spec.id, spec.quality_tier, system, user, limit, want_json, prefix)
+    """The answer to a prompt; ``schema`` (JSON text) makes it a JSON instance of that schema.
+
+    Raises :class:`structured.SchemaError` when the schema cannot be satisfied.
+    """
+    choice = _generate(
+        state.seed, spec.id, spec.quality_tier, system, user, limit, want_json, prefix, tuple(stop), schema
+    )
     if fault is not None and fault.kind == "corrupted":
-        return Choice(corrupt(choice.text), choice.finish_reason, choice.tokens, choice.sentiment)
+        return replace(choice, text=corrupt(choice.text))
     return choice
 
 
 @lru_cache(maxsize=8192)
 def _generate(
-    seed: int, model: str, tier: int, system: str, user: str, limit: int | None, want_json: bool, prefix: str
+    seed: int,
+    model: str,
+    tier: int,
+    system: str,
+    user: str,
+    limit: int | None,
+    want_json: bool,
+    prefix: str,
+    stop: tuple[str, ...],
+    schema: str | None,
 ) -> Choice:
     # Answers are pure functions of these arguments, so repeated prompts (load tests, the
     # cache labs) skip the work; the cache is bounded.
-    text, sentiment = answer(system, user, model, tier, seed, want_json)
+    text, sentiment = answer(system, user, model, tier, seed, want_json and schema is None)
+    if schema is not None:
+        text = dumps(instance(json.loads(schema), _hints(text, user, sentiment))).decode()
     text = prefix + text
     finish = "stop"
+    text = cut_at_stop(text, stop)
     if limit is not None:
         text, cut = truncate(text, limit)
         finish = "length" if cut else "stop"
     return Choice(text, finish, count_tokens(text), sentiment)
+
+
+def _hints(text: str, user: str, sentiment: Sentiment | None) -> Hints:
+    return Hints(
+        answer=sentiment.label if sentiment is not None else text,
+        query=user.strip(),
+        confidence=sentiment.confidence if sentiment is not None else None,
+    )
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """The text up to (not including) the first of the stop sequences, as the API cuts it."""
+    ends = [i for i in (text.find(s) for s in stop if s) if i != -1]
+    return text[: min(ends)] if ends else text
+
+
+@lru_cache(maxsize=4096)
+def call_tool(
+    seed: int,
+    model: str,
+    tier: int,
+    system: str,
+    user: str,
+    name: str,
+    parameters: str | None,
+    limit: int | None,
+) -> Choice:
+    """A forced call of function ``name``: arguments that satisfy its ``parameters`` schema (JSON text).
+
+    Raises :class:`structured.SchemaError` when the schema cannot be satisfied.
+    """
+    text, sentiment = answer(system, user, model, tier, seed, False)
+    args: Any = {} if parameters is None else instance(json.loads(parameters), _hints(text, user, sentiment))
+    arguments = dumps(args).decode()
+    digest = hashlib.blake2b(f"{seed}\x1f{model}\x1f{user}\x1f{name}".encode(), digest_size=12).hexdigest()
+    finish = "tool_calls"
+    if limit is not None:
+        arguments, cut = truncate(arguments, max(limit - count_tokens(name), 0))
+        finish = "length" if cut else finish
+    tokens = count_tokens(name) + count_tokens(arguments)
+    return Choice("", finish, tokens, sentiment, ToolCall(f"call_{digest}", name, arguments))
 
 
 def bill(state: MockState, spec: ModelSpec, prompt_tokens: int, choices: list[Choice]) -> dict[str, int]:
@@ -86,8 +167,12 @@ def base_headers(state: MockState, started: float, extra: dict[str, str]) -> dic
     }
 
 
+@lru_cache(maxsize=4096)
 def token_logprobs(choice: Choice, top: int) -> list[dict[str, object]]:
-    """Chat-style logprobs: the label token carries the classifier's confidence."""
+    """Chat-style logprobs, one per piece of :func:`tokenize`: the label token carries the classifier's confidence.
+
+    Cached and shared: callers must not change the list.
+    """
     out: list[dict[str, object]] = []
     for i, token in enumerate(tokenize(choice.text)):
         if i == 0 and choice.sentiment is not None and token.strip() == choice.sentiment.label:
@@ -113,13 +198,13 @@ async def stream_events(
     spec: ModelSpec,
     choices: list[Choice],
     fault: Fault | None,
-    make_chunk: Callable[[int, str | None, str | None, bool], bytes],
+    make_chunk: ChunkMaker,
     usage: dict[str, int] | None,
     usage_chunk: Callable[[dict[str, int]], bytes],
 ) -> AsyncIterator[bytes]:
     """Events for a streamed answer, with mid-stream faults applied.
 
-    ``make_chunk(index, text, finish_reason, first)`` renders one chunk.
+    ``make_chunk(index, text, finish_reason, first, position)`` renders one chunk.
     """
     kind = fault.kind if fault else None
     delay = min(fault.delay, MAX_HANG) if kind == "slow_stream" and fault else 0.0
@@ -127,8 +212,8 @@ async def stream_events(
     pending: list[bytes] = []
     await state.wait(spec, 0, first_token_only=True)
     for choice_index, choice in enumerate(choices):
-        pending.append(make_chunk(choice_index, None, None, True))
-        pieces = tokenize(choice.text)
+        pending.append(make_chunk(choice_index, None, None, True, -1))
+        pieces = choice.pieces()
         half = len(pieces) // 2
         for i, piece in enumerate(pieces):
             if i == half and choice_index == 0 and kind in {"truncated", "stream_error", "malformed_json"}:
@@ -154,7 +239,7 @@ async def stream_events(
                     pending.append(b'data: {"id":"chatcmpl-broken","choices":[{"delta":{"content":"\n\n')
                 yield b"".join(pending)
                 return
-            pending.append(make_chunk(choice_index, piece, None, False))
+            pending.append(make_chunk(choice_index, piece, None, False, i))
             if paced:
                 yield b"".join(pending)
                 pending.clear()
@@ -167,7 +252,7 @@ async def stream_events(
                 pending.clear()
         if kind == "empty":
             continue  # no finish_reason, no [DONE]: the stream just stops
-        pending.append(make_chunk(choice_index, None, choice.finish_reason, False))
+        pending.append(make_chunk(choice_index, None, choice.finish_reason, False, len(pieces)))
     if kind != "empty":
         if usage is not None:
             pending.append(usage_chunk(usage))
