@@ -41,7 +41,7 @@ def _whole_number(value: object) -> object:
     """OpenAI accepts an integer written as a float (``2.0``) and rejects ``2.5``."""
     if isinstance(value, float) and math.isfinite(value):
         if not value.is_integer():
-            raise PydanticCustomError("int_from_float", "Input should be a whole number, got {value}", {"value": value})
+            raise PydanticCustomError("int_from_float", "Input should be a whole number")
         return int(value)
     return value
 
@@ -148,10 +148,33 @@ class AllowedToolsChoice(_Body):
     allowed_tools: AllowedTools
 
 
-Tool = Annotated[FunctionTool | CustomTool, Field(discriminator="type")]
+def _by_type(value: Any) -> str | None:
+    """The tag of a union member: a mode string, or by its ``type``; tags carry a '-' so error params omit them."""
+    if isinstance(value, str):
+        return "mode-tool"
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"{kind}-tool" if isinstance(kind, str) else None
+
+
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("function-tool")] | Annotated[CustomTool, Tag("custom-tool")],
+    Discriminator(
+        _by_type, custom_error_type="invalid_tool_type", custom_error_message="Expected a function or custom tool"
+    ),
+]
 ToolChoice = (
-    Literal["none", "auto", "required"]
-    | Annotated[FunctionChoice | CustomChoice | AllowedToolsChoice, Field(discriminator="type")]
+    Annotated[
+        Annotated[Literal["none", "auto", "required"], Tag("mode-tool")]
+        | Annotated[FunctionChoice, Tag("function-tool")]
+        | Annotated[CustomChoice, Tag("custom-tool")]
+        | Annotated[AllowedToolsChoice, Tag("allowed_tools-tool")],
+        Discriminator(
+            _by_type,
+            custom_error_type="invalid_tool_choice",
+            custom_error_message="Expected 'none', 'auto', 'required' or an object with type function, custom"
+            " or allowed_tools",
+        ),
+    ]
     | None
 )
 
@@ -187,12 +210,34 @@ class ChatCompletionRequest(_Body):
         return self.max_completion_tokens or self.max_tokens
 
 
-Prompt = (
-    Annotated[StrictStr, Field(max_length=MAX_STR)]
-    | Annotated[list[Annotated[StrictStr, Field(max_length=MAX_STR)]], Field(min_length=1, max_length=64)]
-    | Annotated[list[WholeInt], Field(min_length=1, max_length=MAX_STR)]
-    | Annotated[list[Annotated[list[WholeInt], Field(min_length=1)]], Field(min_length=1, max_length=64)]
-)
+def _text_or_tokens(value: Any) -> str:
+    """The shape of a prompt or embedding input (its union's tag).
+
+    A long token array is then validated once, not tried against every shape, and an
+    error speaks of the shape that was sent.
+    """
+    if isinstance(value, str):
+        return "one-text"
+    if isinstance(value, list) and value:
+        first = value[0]
+        if isinstance(first, list):
+            return "token-arrays"
+        if isinstance(first, int | float) and not isinstance(first, bool):
+            return "token-ids"
+    return "many-texts"
+
+
+Prompt = Annotated[
+    Annotated[StrictStr, Field(max_length=MAX_STR), Tag("one-text")]
+    | Annotated[
+        list[Annotated[StrictStr, Field(max_length=MAX_STR)]], Field(min_length=1, max_length=64), Tag("many-texts")
+    ]
+    | Annotated[list[WholeInt], Field(min_length=1, max_length=MAX_STR), Tag("token-ids")]
+    | Annotated[
+        list[Annotated[list[WholeInt], Field(min_length=1)]], Field(min_length=1, max_length=64), Tag("token-arrays")
+    ],
+    Discriminator(_text_or_tokens),
+]
 
 
 class CompletionRequest(_Body):
@@ -217,19 +262,6 @@ class CompletionRequest(_Body):
     user: StrictStr | None = None
 
 
-def _embedding_input_shape(value: Any) -> str:
-    """The shape of an embedding input, so a long token array is validated once, not tried against every shape."""
-    if isinstance(value, str):
-        return "one-text"
-    if isinstance(value, list) and value:
-        first = value[0]
-        if isinstance(first, list):
-            return "token-arrays"
-        if isinstance(first, int) and not isinstance(first, bool):
-            return "token-ids"
-    return "many-texts"
-
-
 # Tags carry a "-" so error locations drop them (errors._param_of): 'input[1]', not 'input.many-texts[1]'.
 EmbeddingInput = Annotated[
     Annotated[StrictStr, Field(max_length=MAX_STR), Tag("one-text")]
@@ -238,7 +270,7 @@ EmbeddingInput = Annotated[
     ]
     | Annotated[list[StrictInt], Field(min_length=1), Tag("token-ids")]
     | Annotated[list[list[StrictInt]], Field(min_length=1, max_length=2048), Tag("token-arrays")],
-    Discriminator(_embedding_input_shape),
+    Discriminator(_text_or_tokens),
 ]
 
 

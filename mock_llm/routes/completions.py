@@ -58,9 +58,7 @@ async def create_completion(request: Request) -> Response:
                 text = prompts[index // body.n]  # the prompt comes back first, as the API sends it
             elif text is not None and body.logprobs is not None:
                 lp = _logprobs(choices[index], body.logprobs, "")
-                logprobs = dumps(
-                    {key: values[position : position + 1] for key, values in lp.items()}
-                ).decode()
+                logprobs = dumps({key: values[position : position + 1] for key, values in lp.items()}).decode()
             reason = "null" if finish is None else f'"{finish}"'
             return (
                 f'data: {head}{{"text":{quote(text or "")},"index":{index},"logprobs":{logprobs},'
