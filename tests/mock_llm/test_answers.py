@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from mock_llm.report import BEGIN, DOC, END, chat_accuracy, render, sentiment_ac
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def rows(name: str) -> list[dict]:
+def rows(name: str) -> list[dict[str, Any]]:
     with open(ROOT / "data" / name, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx2
 import openai
@@ -17,7 +19,7 @@ from mock_llm.server import BackgroundServer
 ENDPOINTS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
 
 
-def assert_openai_error(response: httpx2.Response, status: int, param: str | None = "-") -> dict:
+def assert_openai_error(response: httpx2.Response, status: int, param: str | None = "-") -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -27,11 +29,12 @@ def assert_openai_error(response: httpx2.Response, status: int, param: str | Non
     assert "Traceback" not in response.text
     if param != "-":
         assert body["error"]["param"] == param
-    return body["error"]
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 @pytest.fixture
-def http(live: BackgroundServer):
+def http(live: BackgroundServer) -> Iterator[httpx2.Client]:
     with httpx2.Client(base_url=live.base_url.removesuffix("/v1")) as client:
         yield client
 
@@ -75,7 +78,7 @@ def test_wrong_kind_of_model_is_404(http: httpx2.Client) -> None:
         ({"model": 4, "messages": [{"role": "user", "content": "x"}]}, "model"),
     ],
 )
-def test_invalid_chat_body_names_the_field(http: httpx2.Client, body: dict, param: str) -> None:
+def test_invalid_chat_body_names_the_field(http: httpx2.Client, body: dict[str, Any], param: str) -> None:
     assert_openai_error(http.post("/v1/chat/completions", json=body), 400, param)
 
 
@@ -146,7 +149,7 @@ def test_huge_chunked_body_is_413() -> None:
 
     mock = InProcessMock(Settings(latency=0.0, max_body_bytes=1000))
 
-    async def body():
+    async def body() -> AsyncIterator[bytes]:
         for _ in range(10):
             yield b"x" * 500
 
@@ -269,19 +272,19 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 @FUZZ
 @given(chat_bodies)
-def test_fuzz_chat(body: dict) -> None:
+def test_fuzz_chat(body: dict[str, Any]) -> None:
     _check(_post("/v1/chat/completions", body))
 
 
 @FUZZ
 @given(completion_bodies)
-def test_fuzz_completions(body: dict) -> None:
+def test_fuzz_completions(body: dict[str, Any]) -> None:
     _check(_post("/v1/completions", body))
 
 
 @FUZZ
 @given(embedding_bodies)
-def test_fuzz_embeddings(body: dict) -> None:
+def test_fuzz_embeddings(body: dict[str, Any]) -> None:
     _check(_post("/v1/embeddings", body))
 
 

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any, cast
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from mock_llm import InProcessMock, Settings
 from mock_llm.faults import FAULT_KINDS, FaultInjector, parse_fault_header, parse_rates
 from mock_llm.server import BackgroundServer
 
-MESSAGES = [{"role": "user", "content": "What are your support hours?"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What are your support hours?"}]
 
 
 _CLIENTS: list[openai.OpenAI] = []
 
 
-def sdk(live: BackgroundServer, **kwargs) -> openai.OpenAI:
+def sdk(live: BackgroundServer, **kwargs: Any) -> openai.OpenAI:
     kwargs.setdefault("max_retries", 0)
     client = openai.OpenAI(base_url=live.base_url, api_key="k", **kwargs)
     _CLIENTS.append(client)
@@ -32,7 +34,7 @@ def _close_clients():
         _CLIENTS.pop().close()
 
 
-def chat(client: openai.OpenAI, fault: str, **kwargs):
+def chat(client: openai.OpenAI, fault: str, **kwargs: Any) -> Any:
     return client.chat.completions.create(
         model="gpt-4", messages=MESSAGES, extra_headers={"x-mock-fault": fault}, **kwargs
     )
@@ -42,9 +44,7 @@ def chat(client: openai.OpenAI, fault: str, **kwargs):
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """An injected clock for the SDK's retry waits: record them instead of sleeping."""
     recorded: list[float] = []
-    import openai._base_client as base
-
-    monkeypatch.setattr(base.time, "sleep", recorded.append)
+    monkeypatch.setattr("openai._base_client.time.sleep", recorded.append)
     return recorded
 
 
@@ -94,7 +94,7 @@ def test_attempts_counts_the_sdk_retry_header(live: BackgroundServer, sleeps: li
     with pytest.raises(openai.InternalServerError):
         chat(sdk(live, max_retries=2), "unavailable; attempts=3; retry_after=1")
     assert sleeps == [1.0, 1.0]
-    ledger = live.server.config.app.state.mock.ledger.snapshot()
+    ledger = cast(Any, live.server.config.app).state.mock.ledger.snapshot()
     assert ledger["total"]["calls"] == 0, "failed calls are not billed"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx2
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from mock_llm import InProcessMock
 from mock_llm.server import BackgroundServer
@@ -34,7 +35,7 @@ def test_cost_is_tokens_times_handout_price(mock: InProcessMock, model: str) -> 
 
 def test_streamed_and_n_choices_are_billed(mock: InProcessMock) -> None:
     client = mock.client()
-    messages = [{"role": "user", "content": "What are your support hours?"}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What are your support hours?"}]
     single = client.chat.completions.create(model="gpt-4", messages=messages)
     mock.reset_ledger()
     list(client.chat.completions.create(model="gpt-4", messages=messages, stream=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from mock_llm import Settings, create_app
 from mock_llm.ratelimit import RateLimiter, format_reset
@@ -54,7 +55,7 @@ def test_headers_and_429_through_the_sdk() -> None:
         client = openai.AsyncOpenAI(
             base_url="http://mock/v1", api_key="k", max_retries=0, http_client=httpx2.AsyncClient(transport=transport)
         )
-        messages = [{"role": "user", "content": "hi"}]
+        messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
         for remaining in ("2", "1", "0"):
             raw = await client.chat.completions.with_raw_response.create(model="gpt-4", messages=messages)
             assert raw.headers["x-ratelimit-limit-requests"] == "3"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import numpy as np
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from mock_llm import InProcessMock
 from mock_llm.catalogue import CATALOGUE
@@ -18,7 +20,7 @@ HOURS = "Chat support is open 24/7; phone support runs 8am-8pm ET, Monday to Fri
 _CLIENTS: list[openai.OpenAI] = []
 
 
-def sdk(live: BackgroundServer, **kwargs) -> openai.OpenAI:
+def sdk(live: BackgroundServer, **kwargs: Any) -> openai.OpenAI:
     kwargs.setdefault("max_retries", 0)
     client = openai.OpenAI(base_url=live.base_url, api_key="any-key", **kwargs)
     _CLIENTS.append(client)
@@ -50,7 +52,7 @@ def test_chat_over_http(live: BackgroundServer) -> None:
 def test_stream_matches_non_stream_and_reports_usage(live: BackgroundServer) -> None:
     """Streamed deltas join to the same text; include_usage adds a final chunk with usage only."""
     client = sdk(live)
-    messages = [{"role": "user", "content": "What are your support hours?"}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What are your support hours?"}]
     whole = client.chat.completions.create(model="gpt-3.5-turbo", messages=messages)
     chunks = list(
         client.chat.completions.create(

@@ -106,5 +106,6 @@ def test_openai_client_switches_on_openai_base_url(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     client = openai_client()
     assert str(client.base_url).rstrip("/") == live.base_url
+    assert isinstance(client, openai.OpenAI)
     assert client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}]).choices
     client.close()
