@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any, Literal
 
+import httpx2
 import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +14,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
+from mock_llm import InProcessMock
+from mock_llm.inprocess import SyncASGITransport
 from mock_llm.structured import Hints, SchemaError, Unsupported, instance, strict_problems
 
 HINTS = Hints(answer="Negative", query="The blender is terrible", confidence=0.87)
@@ -276,3 +281,52 @@ def test_the_sdks_strict_schemas_pass_and_get_valid_instances() -> None:
     value = instance(schema, HINTS)
     assert_valid(schema, value)
     assert Review.model_validate(value).sentiment == "negative"
+
+
+# --- end to end: through the app, as the SDK sends it ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx2.Client]:
+    mock = InProcessMock()
+    with httpx2.Client(
+        transport=SyncASGITransport(mock.app, client=("127.0.0.1", 50003)), base_url="http://mock-llm.local"
+    ) as client:
+        yield client
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(schema=schemas, stream=st.booleans())
+def test_answers_and_tool_arguments_satisfy_random_schemas(
+    http: httpx2.Client, schema: dict[str, Any], stream: bool
+) -> None:
+    """The chat answer for a json_schema format, and a forced tool call's arguments, validate against the schema."""
+    parameters = {"type": "object", "properties": {"value": schema}, "required": ["value"]}
+    messages = [{"role": "user", "content": "Classify the sentiment: I love this keyboard."}]
+    for extra in (
+        {"response_format": {"type": "json_schema", "json_schema": {"name": "random", "schema": schema}}},
+        {
+            "tools": [{"type": "function", "function": {"name": "record", "parameters": parameters}}],
+            "tool_choice": "required",
+        },
+    ):
+        body = {"model": "gpt-4", "messages": messages, "stream": stream, **extra}
+        response = http.post("/v1/chat/completions", json=body)
+        assert response.status_code == 200, response.text
+        if stream:
+            chunks = [
+                json.loads(x.removeprefix("data: ")) for x in response.text.split("\n\n") if x.startswith("data: {")
+            ]
+            deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+            content = "".join(d.get("content") or "" for d in deltas)
+            arguments = "".join(
+                call["function"].get("arguments", "") for d in deltas for call in d.get("tool_calls", [])
+            )
+        else:
+            message = response.json()["choices"][0]["message"]
+            content = message["content"] or ""
+            arguments = message["tool_calls"][0]["function"]["arguments"] if message.get("tool_calls") else ""
+        if "tools" in extra:
+            assert_valid(parameters, json.loads(arguments))
+        else:
+            assert_valid(schema, json.loads(content))
