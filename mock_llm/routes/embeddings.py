@@ -89,8 +89,11 @@ def _vectors(texts: list[str], dims: int, full: int, base64_format: bool, corrup
     for i, text in enumerate(texts):
         vector = embed(corrupt(text) if corrupted else text)
         if dims != full:
-            # Shortened like text-embedding-3: keep the leading dimensions, renormalise.
-            vector = vector[:dims] / np.linalg.norm(vector[:dims])
+            # Shortened like text-embedding-3: keep the leading dimensions, renormalise. A sparse
+            # vector can be all zero there: it becomes the first axis, still unit length, never NaN.
+            head = vector[:dims]
+            norm = float(np.linalg.norm(head))
+            vector = head / norm if norm > 0 else np.eye(1, dims).ravel()
         value = base64.b64encode(vector.astype("<f4").tobytes()).decode() if base64_format else vector.tolist()
         data.append({"object": "embedding", "index": i, "embedding": value})
     return data

@@ -268,3 +268,15 @@ def test_health_answers_while_a_maximal_batch_runs(live: BackgroundServer) -> No
     seconds = outcome["seconds"]
     assert isinstance(seconds, float)
     assert max(health) < max(1.0, 0.5 * seconds), (max(health), outcome)
+
+
+def test_shortened_vectors_stay_unit_length_when_their_head_is_zero(mock: InProcessMock) -> None:
+    """Found by the spec fuzz: input "0" with dimensions=1 kept only zero components (NaN)."""
+    client = mock.client()
+    for text in ["0", "a", "?", "今日"]:
+        for dims in (1, 2, 3, 8):
+            vector = np.array(
+                client.embeddings.create(model="text-embedding-3-small", input=text, dimensions=dims).data[0].embedding
+            )
+            assert vector.shape == (dims,) and np.all(np.isfinite(vector))
+            assert abs(np.linalg.norm(vector) - 1) < 1e-6, (text, dims, vector)

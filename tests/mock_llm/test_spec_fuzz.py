@@ -271,15 +271,7 @@ def check_structured(body: dict[str, Any], choice: dict[str, Any]) -> None:
     [
         "chat",
         "completions",
-        pytest.param(
-            "embeddings",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=RuntimeWarning,
-                reason="mock_llm/routes/embeddings.py divides by a zero norm when 'dimensions' keeps only zero "
-                "components (input '0', dimensions 1): NaN in the answer. Remove this mark once fixed.",
-            ),
-        ),
+        "embeddings",
     ],
 )
 def test_spec_requests_never_break_the_contract(http: httpx2.Client, name: str) -> None:
