@@ -34,9 +34,10 @@ class BodySizeLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit():
-                # Compare lengths first: int() refuses more than 4,300 digits, and a length
-                # with more digits than the limit is over it anyway.
-                if len(value) > len(str(self.max_bytes)) or int(value) > self.max_bytes:
+                # Count digits first: int() refuses more than 4,300, and a length with more
+                # digits than the limit is over it anyway.
+                digits = value.lstrip(b"0")
+                if len(digits) > len(str(self.max_bytes)) or int(digits or b"0") > self.max_bytes:
                     await self._reject(send)
                     return
                 # The server holds a body to its declared length: nothing to count.

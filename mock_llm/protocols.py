@@ -31,7 +31,6 @@ import asyncio
 import http
 import json
 import logging
-import sys
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, cast
 
@@ -220,7 +219,12 @@ class _BoundedH11(h11.Connection):
     def next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         if self.refusal is not None:
             return h11.PAUSED
-        event = super().next_event()
+        try:
+            event = super().next_event()
+        except h11.RemoteProtocolError as exc:
+            # Answered here rather than by uvicorn, whose log line names no client.
+            self.refusal = _head_too_large(self.limits) if exc.error_status_hint == 431 else _invalid(str(exc))
+            return h11.PAUSED
         if isinstance(event, h11.Request):
             limits = self.limits
             size = len(event.method) + len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers)
@@ -231,6 +235,11 @@ class _BoundedH11(h11.Connection):
             if self.refusal is not None:
                 return h11.PAUSED
         return event
+
+
+def _invalid(reason: str) -> _Refused:
+    shown = reason if len(reason) <= 80 else reason[:77] + "..."
+    return _Refused(400, "Invalid HTTP request.", "invalid_http_request", f"sent an invalid HTTP request ({shown})")
 
 
 def _too_many_headers(limits: Limits) -> _Refused:
@@ -299,14 +308,8 @@ class GuardedH11Protocol(_Guard, H11Protocol):
             self._refuse(refusal.status, refusal.message, refusal.code, refusal.why)
         return refusal is not None
 
-    def send_400_response(self, msg: str) -> None:
-        # Called by uvicorn, which has logged "Invalid HTTP request received.", while it
-        # handles h11's parse error; h11 hints 431 for a head it could not buffer.
-        error = sys.exc_info()[1]
-        if getattr(error, "error_status_hint", 400) == 431:
-            self._refuse(431, "Request headers too large.", "request_header_fields_too_large", None)
-        else:
-            self._refuse(400, "Invalid HTTP request.", "invalid_http_request", None)
+    def send_400_response(self, msg: str) -> None:  # pragma: no cover - _BoundedH11 reports parse errors itself
+        self._refuse(400, "Invalid HTTP request.", "invalid_http_request", None)
 
     def _answer_in_flight(self) -> bool:
         cycle = self.cycle
@@ -364,11 +367,9 @@ if httptools is not None:
                 return
             except httptools.HttpParserError as exc:
                 refused = exc.__context__
-                if isinstance(refused, _Refused):
-                    self._refuse(refused.status, refused.message, refused.code, refused.why)
-                else:
-                    self.logger.warning("Invalid HTTP request received.")
-                    self.send_400_response("Invalid HTTP request received.")
+                if not isinstance(refused, _Refused):
+                    refused = _invalid(str(exc))
+                self._refuse(refused.status, refused.message, refused.code, refused.why)
                 return
             self._after_read(len(data), head_was_open)
 

@@ -27,10 +27,14 @@ MAX_RETRY_COUNT = 1_000_000  # a larger (or 5,000-digit) retry count is read as 
 
 
 def retry_count(value: bytes) -> int:
-    """The SDK's ``x-stainless-retry-count``: a small number; garbage is 0, a huge one is clamped."""
+    """The SDK's ``x-stainless-retry-count``: a small number; garbage is 0, a huge one is clamped.
+
+    Never ``int()`` of the raw value: Python refuses strings over 4,300 digits.
+    """
     if not value.isdigit():  # ASCII digits only: bytes.isdigit knows no other
         return 0
-    return int(value) if len(value) <= 6 else MAX_RETRY_COUNT
+    digits = value.lstrip(b"0")
+    return int(digits or b"0") if len(digits) <= 6 else MAX_RETRY_COUNT
 
 
 @dataclass
