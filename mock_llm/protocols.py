@@ -178,9 +178,13 @@ class _Guard:
         )
 
     def _refuse(self, status: int, message: str, code: str, why: str | None) -> None:
-        """Answer ``status`` unless an answer is under way, then close after a lingering drain."""
+        """Answer ``status`` unless an answer is under way, then close after a lingering drain.
+
+        A request the app is reading sees a disconnect, and logs nothing more: this is its line.
+        """
         self._refused = True
         self._stop(head=True, body=True)
+        self._abandon_request()
         if why is not None:
             log.warning("mock_llm: client %s %s; answered %d and closed the connection", self._who(), why, status)
         if self.transport.is_closing():
