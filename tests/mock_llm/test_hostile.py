@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -25,7 +28,7 @@ from starlette.types import Message
 from mock_llm import InProcessMock, Settings
 from mock_llm.inprocess import SyncASGITransport
 
-from .mock_process import MockProcess
+from .mock_process import ROOT, MockProcess
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What are your support hours?"}]
 CHAT = json.dumps({"model": "gpt-4", "messages": MESSAGES}).encode()
@@ -402,3 +405,41 @@ def test_keep_alive_and_long_answers_are_untouched(guarded: MockProcess) -> None
         assert chunks[-1].choices[0].finish_reason == "stop"
         # ... and the SDK's pooled connection serves the next call after the stream.
         assert client.chat.completions.create(model="gpt-4", messages=MESSAGES).choices
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    "length", [b"9" * 5000, b"0" * 5000 + b"5", b"-1", b"1e3", b"99999999999999999999999", b"9" * 20]
+)
+def test_content_length_of_any_shape_over_the_wire(guarded: MockProcess, length: bytes) -> None:
+    """Parsed by the HTTP layer first: a 4xx in OpenAI's shape, never a 500, one line at most.
+
+    A length over what is sent may also meet the 1 s body deadline first on a busy machine: a 408.
+    """
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: mock\r\nContent-Type: application/json\r\n"
+    status, _, body, port = exchange(guarded, head + b"Content-Length: " + length + b"\r\n\r\nhello")
+    assert status in {400, 408, 413}, body
+    assert set(json.loads(body)["error"]) == {"message", "type", "param", "code"}
+    assert len(guarded.settled_lines_about(port, 0, settle=0.3)) <= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--max-keys", "0"], {}, "max_keys"),
+        (["--header-timeout", "-1"], {}, "timeouts"),
+        ([], {"MOCK_LLM_BODY_TIMEOUT": "soon"}, "soon"),
+        (["--http", "carrier-pigeon"], {}, "carrier-pigeon"),
+    ],
+)
+def test_cli_rejects_bad_limits_clearly(args: list[str], env: dict[str, str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mock_llm", "--port", "0", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
