@@ -378,3 +378,34 @@ async def test_keys_stay_apart_under_concurrency(live: BackgroundServer) -> None
         everyone = operator.get("/_mock/ledger").json()
         assert_ledger(everyone, spent[BOB], rejected=0)
         assert everyone["keys"][ALICE]["total"]["calls"] == 0
+
+
+@pytest.mark.parametrize(
+    ("authorization", "label"),
+    [
+        (b"Bearer " + b"k" * 20_000, "kkkkkkkk…kkkk"),
+        (b"Bearer \xff\xfe\x01key", "\ufffd\ufffd?key"),
+        (b"bearer   spaced  ", "spaced"),
+        (b"Basic YWxhZGRpbjpvcGVu", None),  # another scheme: no key
+        (b"Bearer", None),
+        (b"Bearer    ", None),
+    ],
+)
+def test_any_authorization_header(authorization: bytes, label: str | None) -> None:
+    """Odd or huge keys are a key (shown safely) or none; never a 500."""
+    mock = InProcessMock(Settings(latency=0.0))
+    with httpx2.Client(transport=SyncASGITransport(mock.app, client=("127.0.0.1", 1)), base_url="http://m") as http:
+        answer = http.post(
+            "/v1/embeddings",
+            json={"model": "text-embedding-3-small", "input": "x"},
+            headers=[(b"authorization", authorization)],
+        )
+        assert answer.status_code == 200, answer.text
+        mine = http.get("/_mock/ledger", headers=[(b"authorization", authorization)]).json()
+    everyone = mock.ledger()
+    assert everyone["total"]["calls"] == 1
+    if label is None:
+        assert everyone["keys"] == {} and mine["scope"] == "all"
+    else:
+        assert list(everyone["keys"]) == [label] and (mine["scope"], mine["key"]) == ("key", label)
+        assert mine["total"]["calls"] == 1
