@@ -185,11 +185,12 @@ class _Guard:
         self._refused = True
         self._stop(head=True, body=True)
         self._abandon_request()
+        # Bytes of an answer already on the wire would be corrupted by ours: then only close.
+        answering = not self.transport.is_closing() and not self._answer_in_flight()
         if why is not None:
-            log.warning("mock_llm: client %s %s; answered %d and closed the connection", self._who(), why, status)
-        if self.transport.is_closing():
-            return
-        if self._answer_in_flight():  # bytes of an answer are on the wire: ours would corrupt it
+            done = f"answered {status} and closed the connection" if answering else "closed the connection"
+            log.warning("mock_llm: client %s %s; %s", self._who(), why, done)
+        if not answering:
             self.transport.close()
             return
         self.transport.write(_answer(status, message, code))
