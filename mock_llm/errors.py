@@ -134,12 +134,21 @@ def log_client_gone(scope: Scope, when: str) -> None:
     server_log.warning("mock_llm: client %s disconnected %s (%s %s)", who, when, scope.get("method"), scope.get("path"))
 
 
+def request_id(request: Request) -> dict[str, str]:
+    """The ``x-request-id`` header of an error answer, as successful answers carry one."""
+    state = getattr(request.app.state, "mock", None)
+    return {"x-request-id": f"req_{state.next_id()}"} if state is not None else {}
+
+
+def client_gone(request: Request) -> Response:
+    """The answer to a request whose client went away before sending all of it: one log line."""
+    log_client_gone(request.scope, "before sending the whole request")
+    # Nobody reads this answer: the server drops what is sent to a closed connection.
+    return OpenAIError(400, "The client disconnected before sending the whole request.").response()
+
+
 def install_handlers(app: FastAPI) -> None:
     """Every error leaves the server in OpenAI's shape, never as a traceback."""
-
-    def request_id(request: Request) -> dict[str, str]:
-        state = getattr(request.app.state, "mock", None)
-        return {"x-request-id": f"req_{state.next_id()}"} if state is not None else {}
 
     @app.exception_handler(OpenAIError)
     async def _openai_error(request: Request, exc: OpenAIError) -> Response:
@@ -162,9 +171,7 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientDisconnect)
     async def _client_gone(request: Request, _: ClientDisconnect) -> Response:
         # Without this handler the disconnect reaches uvicorn, which logs a full traceback.
-        log_client_gone(request.scope, "before sending the whole request")
-        # Nobody reads this answer: the server drops what is sent to a closed connection.
-        return OpenAIError(400, "The client disconnected before sending the whole request.").response()
+        return client_gone(request)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:  # pragma: no cover - defence in depth
