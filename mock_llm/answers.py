@@ -96,6 +96,12 @@ def unit_hash(*parts: object) -> float:
     return int.from_bytes(digest, "little") / 2**64
 
 
+def unit_hashes(count: int, *parts: object) -> tuple[float, ...]:
+    """``count`` independent uniform numbers in [0, 1) from one hash of the parts."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8 * count).digest()
+    return tuple(int.from_bytes(digest[i : i + 8], "little") / 2**64 for i in range(0, 8 * count, 8))
+
+
 @dataclass(frozen=True, slots=True)
 class Sentiment:
     label: str
@@ -136,12 +142,14 @@ def classify_sentiment(text: str, model: str, tier: int, seed: int) -> Sentiment
     label = "Positive" if score > 0 else "Negative" if score < 0 else "Neutral"
     base = {1: 0.70, 2: 0.78, 3: 0.86}[tier]
     confidence = min(0.99, base + 0.05 * abs(score)) if label != "Neutral" else base - 0.1
-    if unit_hash(seed, model, "sentiment-noise", text) < SENTIMENT_NOISE[tier]:
+    # One hash gives the three draws: whether the model errs, which wrong label, and a wobble.
+    noise, pick, wobble = unit_hashes(3, seed, model, "sentiment", text)
+    if noise < SENTIMENT_NOISE[tier]:
         others = [lab for lab in LABELS if lab != label]
-        label = others[int(unit_hash(seed, model, "sentiment-pick", text) * 2)]
+        label = others[int(pick * 2)]
         confidence = base - 0.15
     # A small, stable wobble so confidences are not all alike.
-    confidence += (unit_hash(seed, model, "sentiment-conf", text) - 0.5) * 0.04
+    confidence += (wobble - 0.5) * 0.04
     return Sentiment(label, round(min(max(confidence, 0.34), 0.99), 4))
 
 
@@ -203,10 +211,11 @@ _GENERIC_BODY = (
 
 def generic_answer(prompt: str, model: str, seed: int) -> str:
     """A deterministic filler answer for prompts the mock has no knowledge of."""
-    pick = unit_hash(seed, model, "generic", prompt)
+    # Model-independent, so that every model bills the same length for a prompt it cannot answer.
+    pick, length = unit_hashes(2, seed, "generic", prompt)
     opener = _GENERIC_OPENERS[int(pick * len(_GENERIC_OPENERS))]
     topic = " ".join(prompt.split()[:8]).rstrip("?.!,;:")
-    sentences = 1 + int(unit_hash(seed, "generic-len", prompt) * len(_GENERIC_BODY))
+    sentences = 1 + int(length * len(_GENERIC_BODY))
     return " ".join([opener, f'You asked: "{topic}".', *_GENERIC_BODY[:sentences]])
 
 

@@ -152,3 +152,22 @@ def test_chat_overhead() -> None:
     content = count_tokens("hello there")
     assert count_chat_tokens([("user", "hello there", None)]) == 3 + 3 + 1 + content
     assert count_chat_tokens([("user", "hello there", "bob")]) == 3 + 3 + 1 + content + 1 + 1
+
+
+ASCII = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=200)
+
+
+@given(ASCII)
+def test_ascii_fast_count_is_tiktokens(text: str) -> None:
+    """The stdlib-re pre-tokeniser for ASCII text counts exactly what tiktoken counts."""
+    reference = tok._load_encoding()
+    assert reference is not None
+    assert tok._exact_count(text) == len(reference.encode_ordinary(text))
+
+
+@given(st.text(alphabet="ab 'sStTlLvVrReEdDmM\t\n\r\x0b\x0c09.,!?-_\"()[]{}:;/\\@#$%^&*+=~`|<>", max_size=40))
+def test_ascii_pieces_are_tiktokens_pieces(text: str) -> None:
+    """Piece for piece, the ASCII pattern splits as cl100k's own pattern does."""
+    import regex  # type: ignore[import-untyped]
+
+    assert tok._ASCII_PIECE.findall(text) == regex.findall(tok.CL100K_PATTERN, text)
