@@ -22,7 +22,9 @@ import base64
 import gzip
 import hashlib
 import math
+import os
 import re
+import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +49,8 @@ CL100K_SPECIAL = {
     "<|endofprompt|>": 100276,
 }
 VOCAB_SIZE = 100277  # ids 0..100276; 100256 and 100261..100275 are unused
+UNUSED_IDS = frozenset({100256, *range(100261, 100276)})
+ENDOFTEXT = "<|endoftext|>"
 
 # Per-message overhead of the chat format (OpenAI's published counting recipe).
 TOKENS_PER_MESSAGE = 3
@@ -251,17 +255,48 @@ def encode(text: str) -> list[int]:
 def decode(ids: Sequence[int]) -> str:
     """The text that the token ids ``ids`` encode; :class:`InvalidTokens` names a bad id."""
     for position, token in enumerate(ids):
-        if not 0 <= token < VOCAB_SIZE:
+        if not 0 <= token < VOCAB_SIZE or token in UNUSED_IDS:
             raise InvalidTokens(
-                f"token id {token} at position {position} is not in the vocabulary (0-{VOCAB_SIZE - 1})"
+                f"token id {token} at position {position} is not in the vocabulary "
+                f"(0-{VOCAB_SIZE - 1}, except {min(UNUSED_IDS)} and {min(UNUSED_IDS - {100256})}-{max(UNUSED_IDS)})"
             )
     if _ENCODING is None:  # pragma: no cover - only without tiktoken
+        # No vocabulary: each id becomes a stable made-up word (counts stay right; meaning is lost).
         return " ".join(f"t{t}" for t in ids)
-    try:
-        raw: bytes = _ENCODING.decode_bytes(list(ids))
-    except KeyError as exc:  # an unused id inside the range
-        raise InvalidTokens(f"token id {exc.args[0]} is not in the vocabulary") from None
+    raw: bytes = _ENCODING.decode_bytes(list(ids))
     return raw.decode("utf-8", "replace")
+
+
+def count_prompt_tokens(text: str) -> int:
+    """Tokens of a legacy completion prompt, where ``<|endoftext|>`` is the one special token it is."""
+    parts = text.split(ENDOFTEXT)
+    return sum(count_tokens(part) for part in parts) + len(parts) - 1
+
+
+# tiktoken's own loader looks for cl100k_base in its cache under this name (tiktoken/load.py).
+CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+
+
+def install_tiktoken_cache(directory: str | os.PathLike[str] | None = None) -> Path:
+    """Put OpenAI's cl100k_base where tiktoken looks for it, so that it never needs the network.
+
+    ``tiktoken.get_encoding("cl100k_base")``, ``tiktoken.encoding_for_model("gpt-4")`` and
+    libraries built on them (langchain's ``OpenAIEmbeddings``) then work offline: tiktoken
+    reads the kit's copy from its cache and checks it against the hash it pins. Sets
+    ``TIKTOKEN_CACHE_DIR`` for this process when ``directory`` is given or none was set.
+    Returns the cached file.
+    """
+    chosen = directory or os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    folder = Path(chosen) if chosen else Path(tempfile.gettempdir()) / "data-gym-cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / hashlib.sha1(CL100K_URL.encode()).hexdigest()
+    raw = gzip.decompress(VOCAB.read_bytes())
+    if not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != VOCAB_SHA256:
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(raw)
+        os.replace(partial, target)  # atomic: a reader never sees half a file
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
+    return target
 
 
 def count_chat_tokens(messages: Sequence[tuple[str, str, str | None]]) -> int:

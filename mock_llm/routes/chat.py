@@ -25,12 +25,14 @@ from ..structured import SchemaError, Unsupported, strict_problems
 from ..tokens import count_chat_tokens
 from . import BodyRoute
 from .generation import (
+    CACHED_PROMPT_CHARS,
     Choice,
     base_headers,
     bill,
     call_tool,
     context_check,
     generate,
+    off_loop,
     quote,
     stream_events,
     token_logprobs,
@@ -51,7 +53,9 @@ async def create_chat_completion(request: Request) -> Response:
     _refuse_unsupported(body)
     tool = _forced_tool(body)
     schema_text, schema_name = _response_schema(body)
-    system, user, prompt_tokens = _prompt(tuple((m.role, m.text(), m.name) for m in body.messages))
+    texts = tuple((m.role, m.text(), m.name) for m in body.messages)
+    size = sum(len(text) for _, text, _ in texts)
+    system, user, prompt_tokens = await off_loop(size, _prompt, texts)
     limit = body.output_limit()
     context_check(spec, prompt_tokens, limit, "messages")
     fault = state.choose_fault(request)
@@ -59,14 +63,19 @@ async def create_chat_completion(request: Request) -> Response:
     if tool is not None:
         parameters = None if tool.parameters is None else json.dumps(tool.parameters)
         try:
-            choice = call_tool(state.seed, spec.id, spec.quality_tier, system, user, tool.name, parameters, limit)
+            tool_args = (state.seed, spec.id, spec.quality_tier, system, user, tool.name, parameters, limit)
+            make_call = call_tool if size <= CACHED_PROMPT_CHARS else call_tool.__wrapped__
+            choice = await off_loop(size, make_call, *tool_args)
         except SchemaError as exc:
             raise _schema_error(exc, f"function '{tool.name}'", _tool_param(body, tool.name)) from None
     else:
         want_json = body.response_format is not None and body.response_format.type != "text"
         stop = [body.stop] if isinstance(body.stop, str) else body.stop or []
         try:
-            choice = generate(state, spec, system, user, limit, want_json, fault, stop=stop, schema=schema_text)
+            choice = await off_loop(
+                size,
+                lambda: generate(state, spec, system, user, limit, want_json, fault, stop=stop, schema=schema_text),
+            )
         except SchemaError as exc:
             raise _schema_error(exc, f"response_format '{schema_name}'", "response_format") from None
     choices = [choice] * body.n
@@ -294,9 +303,15 @@ def _schema_error(exc: SchemaError, what: str, param: str) -> OpenAIError:
     return OpenAIError(400, message, param=param, code="invalid_json_schema")
 
 
-@lru_cache(maxsize=4096)
 def _prompt(texts: tuple[tuple[str, str, str | None], ...]) -> tuple[str, str, int]:
-    """System text, last user text and prompt tokens of a conversation."""
+    """System text, last user text and prompt tokens of a conversation (short ones cached)."""
+    if sum(len(text) for _, text, _ in texts) <= CACHED_PROMPT_CHARS:
+        return _prompt_cached(texts)
+    return _prompt_cached.__wrapped__(texts)
+
+
+@lru_cache(maxsize=4096)
+def _prompt_cached(texts: tuple[tuple[str, str, str | None], ...]) -> tuple[str, str, int]:
     system = "\n".join(text for role, text, _ in texts if role in {"system", "developer"})
     users = [text for role, text, _ in texts if role == "user"]
     return system, users[-1] if users else texts[-1][1], count_chat_tokens(texts)

@@ -11,9 +11,9 @@ from ..errors import OpenAIError
 from ..responses import EventStream, dumps, json_response, sse
 from ..schemas import CompletionRequest, parse_body
 from ..state import MockState
-from ..tokens import InvalidTokens, count_tokens, decode, tokenize
+from ..tokens import InvalidTokens, count_prompt_tokens, decode, tokenize
 from . import BodyRoute
-from .generation import Choice, base_headers, bill, context_check, generate, quote, stream_events
+from .generation import Choice, base_headers, bill, context_check, generate, off_loop, quote, stream_events
 
 
 async def create_completion(request: Request) -> Response:
@@ -29,7 +29,9 @@ async def create_completion(request: Request) -> Response:
             param="suffix",
             code="unsupported_parameter",
         )
-    prompts, counts = _prompts(body.prompt)
+    raw = body.prompt
+    size = len(raw) if isinstance(raw, str) else sum(len(p) if isinstance(p, str | list) else 1 for p in raw)
+    prompts, counts = await off_loop(size, _prompts, raw)
     prompt_tokens = sum(counts)
     limit = body.max_tokens
     context_check(spec, max(counts), limit, "prompt")
@@ -37,7 +39,9 @@ async def create_completion(request: Request) -> Response:
     extra = await state.before_answer(spec, fault, prompt_tokens + (limit or 0) * len(prompts), body.stream)
     stop = [body.stop] if isinstance(body.stop, str) else body.stop or []
     # Legacy models continue the prompt, so the answer starts with a space.
-    answers = [generate(state, spec, "", prompt, limit, False, fault, prefix=" ", stop=stop) for prompt in prompts]
+    answers = await off_loop(
+        size, lambda: [generate(state, spec, "", p, limit, False, fault, prefix=" ", stop=stop) for p in prompts]
+    )
     choices = [choice for choice in answers for _ in range(body.n)]
     usage = bill(state, spec, prompt_tokens, choices)
     created = int(time.time())
@@ -97,10 +101,10 @@ async def create_completion(request: Request) -> Response:
 def _prompts(prompt: str | list[str] | list[int] | list[list[int]]) -> tuple[list[str], list[int]]:
     """The prompts as text with their token counts; token arrays are the text they encode."""
     if isinstance(prompt, str):
-        return [prompt], [count_tokens(prompt)]
+        return [prompt], [count_prompt_tokens(prompt)]
     if prompt and isinstance(prompt[0], str):
         texts = [p for p in prompt if isinstance(p, str)]
-        return texts, [count_tokens(p) for p in texts]
+        return texts, [count_prompt_tokens(p) for p in texts]
     arrays = [prompt] if prompt and isinstance(prompt[0], int) else prompt
     texts, counts = [], []
     for ids in arrays:

@@ -9,7 +9,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from starlette.concurrency import run_in_threadpool
 
 from ..answers import Sentiment, answer
 from ..catalogue import ModelSpec
@@ -77,12 +79,30 @@ def generate(
 
     Raises :class:`structured.SchemaError` when the schema cannot be satisfied.
     """
-    choice = _generate(
-        state.seed, spec.id, spec.quality_tier, system, user, limit, want_json, prefix, tuple(stop), schema
-    )
+    args = (state.seed, spec.id, spec.quality_tier, system, user, limit, want_json, prefix, tuple(stop), schema)
+    # Answers to long prompts are not kept: a cache keyed on megabyte prompts would hold gigabytes.
+    choice = _generate(*args) if len(user) + len(system) <= CACHED_PROMPT_CHARS else _generate.__wrapped__(*args)
     if fault is not None and fault.kind == "corrupted":
         return replace(choice, text=corrupt(choice.text))
     return choice
+
+
+CACHED_PROMPT_CHARS = 4096  # prompts up to this long have their answers cached
+INLINE_CHARS = 20_000  # requests with more text than this are worked on in a thread, off the event loop
+
+T = TypeVar("T")
+
+
+async def off_loop(size: int, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)``, in a worker thread when ``size`` (characters or token ids) is large.
+
+    Counting, decoding or answering a megabyte prompt takes seconds; on the event loop it
+    would stall every other client, ``/health`` included. Small requests stay on the loop,
+    where a thread hop would cost more than the work.
+    """
+    if size > INLINE_CHARS:
+        return await run_in_threadpool(work, *args)
+    return work(*args)
 
 
 @lru_cache(maxsize=8192)

@@ -6,12 +6,15 @@ tiktoken's own cl100k_base (the vocabulary OpenAI publishes) for the fallback.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+import tiktoken
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +22,17 @@ from mock_llm import tokens as tok
 from mock_llm.tokens import count_chat_tokens, count_tokens, decode, encode, tokenize, truncate
 
 DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@functools.cache
+def reference() -> tiktoken.Encoding:
+    """cl100k_base as tiktoken itself loads it (its pattern, its special tokens, its hash check).
+
+    The kit only puts OpenAI's published file in tiktoken's cache, in a folder of its own.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="tiktoken-cache-"))
+    tok.install_tiktoken_cache(folder)
+    return tiktoken.get_encoding("cl100k_base")
 
 
 SETS = [("sentiment.jsonl", "text"), ("queries.jsonl", "query"), ("queries.jsonl", "reference_answer")]
@@ -106,15 +120,10 @@ def multilingual() -> dict[str, list[str]]:
 
 def test_fallback_within_25_percent_of_cl100k_in_every_script() -> None:
     """Where tiktoken cannot install, the pure-Python count stays within 25% per script."""
-    import tiktoken
-
-    # tiktoken's Encoding built from the same published file is the independent reference.
-    reference = tok._load_encoding()
-    assert isinstance(reference, tiktoken.Encoding)
     scripts = multilingual()
     assert len(scripts) >= 10
     for script, texts in scripts.items():
-        exact = sum(len(reference.encode_ordinary(t)) for t in texts)
+        exact = sum(len(reference().encode_ordinary(t)) for t in texts)
         approx = sum(tok.approximate_count(t) for t in texts)
         assert abs(approx - exact) <= 0.25 * exact, (script, approx, exact)
     assert tok.approximate_count("!" * 1_000_000) >= 100_000
@@ -160,9 +169,7 @@ ASCII = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_
 @given(ASCII)
 def test_ascii_fast_count_is_tiktokens(text: str) -> None:
     """The stdlib-re pre-tokeniser for ASCII text counts exactly what tiktoken counts."""
-    reference = tok._load_encoding()
-    assert reference is not None
-    assert tok._exact_count(text) == len(reference.encode_ordinary(text))
+    assert tok._exact_count(text) == len(reference().encode_ordinary(text))
 
 
 @given(st.text(alphabet="ab 'sStTlLvVrReEdDmM\t\n\r\x0b\x0c09.,!?-_\"()[]{}:;/\\@#$%^&*+=~`|<>", max_size=40))
@@ -171,3 +178,44 @@ def test_ascii_pieces_are_tiktokens_pieces(text: str) -> None:
     import regex  # type: ignore[import-untyped]
 
     assert tok._ASCII_PIECE.findall(text) == regex.findall(tok.CL100K_PATTERN, text)
+
+
+@given(st.text(max_size=200))
+def test_counts_and_ids_are_tiktokens(text: str) -> None:
+    assert count_tokens(text) == len(reference().encode_ordinary(text))
+    assert encode(text) == reference().encode_ordinary(text)
+
+
+def test_endoftext_is_one_token_in_a_legacy_prompt() -> None:
+    assert tok.count_prompt_tokens("<|endoftext|>") == 1
+    assert tok.count_prompt_tokens("Hello<|endoftext|>world") == len(
+        reference().encode("Hello<|endoftext|>world", allowed_special="all")
+    )
+
+
+def test_unused_ids_are_named_plainly() -> None:
+    with pytest.raises(tok.InvalidTokens, match=r"^token id 100256 at position 1 is not in the vocabulary"):
+        decode([9906, 100256])
+    assert decode([100257]) == "<|endoftext|>"
+
+
+def test_tiktoken_works_offline_from_the_kits_copy(tmp_path: Path) -> None:
+    """langchain and learners call tiktoken.get_encoding / encoding_for_model: no network needed."""
+    code = (
+        "import sys, tiktoken.load\n"
+        "def offline(*a, **k): raise SystemExit('tiktoken tried the network')\n"
+        "tiktoken.load.read_file = offline\n"
+        "from mock_llm.tokens import install_tiktoken_cache\n"
+        "install_tiktoken_cache(sys.argv[1])\n"
+        "import tiktoken\n"
+        "print(tiktoken.encoding_for_model('gpt-4').encode('tiktoken is great!'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=DATA.parent,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "[83, 1609, 5963, 374, 2294, 0]", out.stderr
