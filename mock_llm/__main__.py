@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m mock_llm",
         description="An OpenAI-compatible mock LLM server. Environment variables MOCK_LLM_HOST, "
         "MOCK_LLM_PORT, MOCK_LLM_SEED, MOCK_LLM_LATENCY, MOCK_LLM_FAULTS, MOCK_LLM_RPM, MOCK_LLM_TPM, "
-        "MOCK_LLM_HEADER_TIMEOUT, MOCK_LLM_BODY_TIMEOUT, MOCK_LLM_MAX_KEYS and MOCK_LLM_HTTP set the defaults; "
+        "MOCK_LLM_HEADER_TIMEOUT, MOCK_LLM_BODY_TIMEOUT, MOCK_LLM_MAX_KEYS, MOCK_LLM_OPERATOR_TOKEN and MOCK_LLM_HTTP "
+        "set the defaults; "
         "flags win.",
         epilog="fault kinds: " + "; ".join(f"{k}: {v}" for k, v in FAULT_DESCRIPTIONS.items()),
     )
@@ -47,7 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a client has to send a request's body after its headers (default 60)",
     )
     parser.add_argument(
-        "--max-keys", type=int, help="API keys whose ledgers and faults are kept apart at once (default 10000)"
+        "--max-keys",
+        type=int,
+        help="API keys whose ledgers and faults are kept apart at once (default 10000); beyond it, new keys are "
+        "served but counted server-wide only",
+    )
+    parser.add_argument(
+        "--operator-token",
+        metavar="TOKEN",
+        help="the server-wide view and settings need Authorization: Bearer TOKEN, from any address, instead of "
+        "a request without a key from loopback: set it whenever a proxy on this host forwards other people's "
+        "requests. Prefer MOCK_LLM_OPERATOR_TOKEN: a flag shows in the process list",
     )
     parser.add_argument("--http", choices=["auto", "httptools", "h11"], help="uvicorn's HTTP implementation (auto)")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
@@ -70,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             header_timeout=args.header_timeout,
             body_timeout=args.body_timeout,
             max_keys=args.max_keys,
+            operator_token=args.operator_token,
             http=args.http,
         )
         check_port(settings.host, settings.port)
@@ -77,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mock_llm: {exc}", file=sys.stderr)
         return 2
     faults = ", ".join(f"{k}={v:g}" for k, v in settings.faults.items()) or "none"
+    # Never the token itself: this line is on a shared screen, in a log.
+    operator = "operator token set" if settings.operator_token else "operator: no key, on loopback"
     print(
         f"mock_llm listening on http://{settings.host}:{settings.port}/v1  "
-        f"(seed {settings.seed}, latency x{settings.latency:g}, faults: {faults}); Ctrl-C stops it.",
+        f"(seed {settings.seed}, latency x{settings.latency:g}, faults: {faults}; {operator}); Ctrl-C stops it.",
         flush=True,
     )
     server = uvicorn.Server(uvicorn_config(settings, args.log_level))

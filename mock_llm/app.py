@@ -171,7 +171,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         app.router.routes.extend(router.routes)
     app.add_middleware(ModelRoutes, routes={r.path: r.endpoint for r in BODY_ROUTES})  # innermost of ours
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(KeyScope)  # ledgers and faults per API key (mock_llm.accounts)
+    # ledgers and faults per API key (mock_llm.accounts); the operator token is no key
+    app.add_middleware(KeyScope, operator_token=settings.operator_token)
     _document_bodies(app)
     for name in ("uvicorn.error", "uvicorn"):
         logger = logging.getLogger(name)

@@ -119,8 +119,8 @@ class InProcessMock:
         """Empty every ledger, or only the one of API key ``key``."""
         if key is None:
             self.state.ledger.reset()
-        elif (account := self.state.accounts.get(ApiKey.of(key))) is not None:
-            account.ledger.reset()
+        else:
+            self.state.accounts.reset_ledger(ApiKey.of(key))
 
     def set_faults(
         self,

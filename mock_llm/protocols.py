@@ -27,10 +27,12 @@ covers the wait for its first request.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import http
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, cast
 
@@ -242,9 +244,45 @@ class _BoundedH11(h11.Connection):
         return event
 
 
+# h11 quotes what it could not parse: "illegal header line: b'Authorization: Bearer sk-…'".
+# (or "bytearray(b'...')"), which it may hold as either.
+_QUOTED = re.compile(
+    r"""^(?P<what>[A-Za-z][A-Za-z -]*?):? (?:bytearray\()?(?P<quoted>b(?P<q>['"]).*(?P=q))\)?$""", re.DOTALL
+)
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")  # a header name as RFC 9110 spells it
+
+
+def _safe_reason(reason: str) -> str:
+    """The parser's reason without the bytes it quotes: a header's name and length, never its value.
+
+    A header line h11 refuses may be ``Authorization: Bearer <secret>``; the log shows
+    ``illegal header line: 'authorization', 38 bytes``. Anything else quoted is withheld.
+    """
+    match = _QUOTED.match(reason)
+    if match is not None:
+        what = match["what"].lower()
+        try:
+            data = ast.literal_eval(match["quoted"])
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            data = None
+        if not isinstance(data, bytes):
+            return f"{what} (withheld)"
+        name, colon, _ = data.partition(b":")
+        if "line" in what and colon and _TOKEN.fullmatch(name.strip()):
+            return f"{what}: {name.strip().decode('ascii').lower()!r}, {len(data)} bytes"
+        return f"{what} of {len(data)} bytes"
+    cut = min((i for i in (reason.find("b'"), reason.find('b"'), reason.find("'"), reason.find('"')) if i >= 0),
+              default=-1)  # fmt: skip
+    if cut >= 0:
+        reason = reason[:cut].rstrip(" :") + " (withheld)"
+    reason = "".join(c if c.isprintable() and c.isascii() else "?" for c in reason)
+    return reason if len(reason) <= 80 else reason[:77] + "..."
+
+
 def _invalid(reason: str) -> _Refused:
-    shown = reason if len(reason) <= 80 else reason[:77] + "..."
-    return _Refused(400, "Invalid HTTP request.", "invalid_http_request", f"sent an invalid HTTP request ({shown})")
+    return _Refused(
+        400, "Invalid HTTP request.", "invalid_http_request", f"sent an invalid HTTP request ({_safe_reason(reason)})"
+    )
 
 
 def _too_many_headers(limits: Limits) -> _Refused:

@@ -74,6 +74,10 @@ def uvicorn_config(settings: Settings, log_level: str = "warning") -> uvicorn.Co
         # uvicorn's own protocol (httptools when installed, else h11) with a bounded head and
         # head and body deadlines, which uvicorn lacks (see mock_llm.protocols)
         http=protocol_class(settings),
+        # The client address is the connection's. uvicorn would otherwise take it from
+        # X-Forwarded-For for peers in FORWARDED_ALLOW_IPS (by default loopback; "*" trusts
+        # anyone's header): a client could then claim to be on loopback, the operator.
+        proxy_headers=False,
         h11_max_incomplete_event_size=settings.max_header_bytes,
         lifespan="off",
         timeout_graceful_shutdown=1,

@@ -10,6 +10,7 @@ from .faults import parse_rates
 
 DEFAULT_PORT = 8000
 HTTP_IMPLEMENTATIONS = ("auto", "httptools", "h11")
+MIN_OPERATOR_TOKEN, MAX_OPERATOR_TOKEN = 12, 512  # long enough not to be guessed over HTTP; fits in a header
 
 
 def parse_latency(value: str | float) -> float:
@@ -40,7 +41,11 @@ class Settings:
     max_headers: int = 100  # header lines in one request; more is a 431
     http: str = "auto"  # uvicorn's HTTP implementation: auto (httptools when installed), httptools or h11
     # One mock, many attendees: ledgers and faults kept per API key (see mock_llm.accounts).
-    max_keys: int = 10_000  # keys tracked at once; the least recently seen is forgotten beyond it
+    max_keys: int = 10_000  # accounts kept at once; beyond it, only an empty idle one makes room (mock_llm.accounts)
+    key_idle_seconds: float = 600.0  # an account seen more recently than this is never made room from
+    # The operator's server-wide view: with a token, for ``Authorization: Bearer <token>`` from
+    # any address; without one, for requests without a key from loopback. Never shown (repr=False).
+    operator_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -69,6 +74,8 @@ class Settings:
             values["body_timeout"] = float(env["MOCK_LLM_BODY_TIMEOUT"])
         if env.get("MOCK_LLM_MAX_KEYS"):
             values["max_keys"] = int(env["MOCK_LLM_MAX_KEYS"])
+        if env.get("MOCK_LLM_OPERATOR_TOKEN"):
+            values["operator_token"] = env["MOCK_LLM_OPERATOR_TOKEN"]
         if env.get("MOCK_LLM_HTTP"):
             values["http"] = env["MOCK_LLM_HTTP"]
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -86,5 +93,17 @@ class Settings:
             raise ValueError("max_headers must be between 1 and 10000")
         if not 1 <= self.max_keys <= 1_000_000:
             raise ValueError("max_keys must be between 1 and 1000000")
+        if not 0 <= self.key_idle_seconds <= 7 * 24 * 3600:
+            raise ValueError("key_idle_seconds must be between 0 and 604800 (a week)")
+        token = self.operator_token
+        if token is not None and not (
+            MIN_OPERATOR_TOKEN <= len(token) <= MAX_OPERATOR_TOKEN and token.isascii() and token.isprintable()
+            and " " not in token
+        ):  # fmt: skip
+            # Never the value in the message: it ends up on a terminal, in a log.
+            raise ValueError(
+                f"operator token must be {MIN_OPERATOR_TOKEN} to {MAX_OPERATOR_TOKEN} printable ASCII characters "
+                "without spaces (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')"
+            )
         if self.http not in HTTP_IMPLEMENTATIONS:
             raise ValueError(f"http must be one of {', '.join(HTTP_IMPLEMENTATIONS)}, got {self.http!r}")

@@ -46,7 +46,7 @@ class MockState:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.accounts = Accounts(s.max_keys)
+        self.accounts = Accounts(s.max_keys, s.key_idle_seconds, clock=self.clock)
         self.ledger = SharedLedger(self.accounts)
         self.faults = FaultInjector(rates=dict(s.faults), seed=s.seed, hang=min(s.hang_seconds, MAX_HANG))
         self.limiter = RateLimiter(rpm=s.rpm, tpm=s.tpm, clock=self.clock)
@@ -94,17 +94,29 @@ class MockState:
         if fault is not None and key is not None:
             if injector is not self.faults:
                 self.faults.note(fault.kind)  # the server-wide count includes every key's
-            account = account or self.accounts.open(key)
-            account.injected[fault.kind] = account.injected.get(fault.kind, 0) + 1
+            self.accounts.note_fault(key, fault.kind)
         return fault
 
     def key_faults(self, key: ApiKey) -> FaultInjector:
-        """The key's own fault settings, starting as a copy of the server-wide ones."""
-        account = self.accounts.open(key)
-        if account.faults is None:
-            server = self.faults
-            account.faults = FaultInjector(rates=dict(server.rates), seed=server.seed, hang=server.hang)
-        return account.faults
+        """The key's own fault settings, starting as a copy of the server-wide ones.
+
+        A 429 when the key has no account and none can be made (see mock_llm.accounts): its
+        settings would have nowhere to live.
+        """
+        server = self.faults
+        injector = self.accounts.own_faults(
+            key, lambda: FaultInjector(rates=dict(server.rates), seed=server.seed, hang=server.hang)
+        )
+        if injector is None:
+            raise OpenAIError(
+                429,
+                f"The mock already keeps {self.accounts.max_keys} API keys' ledgers and faults, all in use, so "
+                "this key cannot have fault settings of its own. Your calls are still served (with the "
+                "server-wide faults) and counted server-wide; ask the operator to raise --max-keys.",
+                type="insufficient_quota",
+                code="too_many_keys",
+            )
+        return injector
 
     async def wait(self, spec: ModelSpec, output_tokens: int, *, first_token_only: bool = False) -> None:
         """Sleep (without blocking the loop) for a sampled response time of ``spec``."""

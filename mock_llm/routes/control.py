@@ -4,21 +4,28 @@ Who sees what (docs/mock_llm.md, "Sharing one mock"):
 
 - a request with an API key (``Authorization: Bearer <key>``), from any address, reads
   and resets that key's ledger and sets that key's faults; never anyone else's, and never
-  the server-wide settings. The key decides, not the address: a hub that proxies
-  attendees from loopback forwards their keys;
-- a request without a key is the operator's: the server-wide view (every key, and a
-  breakdown per key) and settings, answered only on loopback.
+  the server-wide settings;
+- the operator has the server-wide view (every key, and a breakdown per key) and
+  settings. With an operator token set (``--operator-token``), the operator is whoever
+  sends ``Authorization: Bearer <operator token>``, from any address, and a request
+  without a key is refused. Without one, the operator is a request without a key from
+  loopback: enough on one laptop, not behind a proxy on the same host, whose every
+  client comes from loopback.
+
+The address is the connection's: uvicorn's X-Forwarded-For handling is off
+(mock_llm.server), so no client can claim to be on loopback.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
-from ..accounts import ApiKey, key_from_headers, labelled
+from ..accounts import ApiKey, bearer_token, is_operator_token, labelled
 from ..errors import OpenAIError
 from ..faults import FAULT_KINDS, parse_rates
 from ..ledger import Ledger
@@ -47,7 +54,26 @@ SEED = Field(ge=-(2**63), le=2**63 - 1)  # any 64-bit seed; a 4,000-digit one wo
 
 def _is_loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
-    return host in LOOPBACK or host.startswith("127.")
+    if host in LOOPBACK:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _operator_token(request: Request) -> bytes | None:
+    state: MockState = request.app.state.mock
+    token = state.settings.operator_token
+    return token.encode() if token is not None else None
+
+
+def _who_is_operator(request: Request) -> str:
+    if _operator_token(request) is not None:
+        return "the operator sends Authorization: Bearer <operator token> (set with --operator-token)"
+    return "the operator asks without Authorization, on loopback"
 
 
 async def caller(request: Request) -> ApiKey | None:
@@ -55,19 +81,38 @@ async def caller(request: Request) -> ApiKey | None:
     scope = request.query_params.get("scope")
     if scope not in (None, "key", "all"):
         raise OpenAIError(400, "scope must be 'key' or 'all'.", param="scope", code="invalid_value")
-    key = key_from_headers(request.scope["headers"])
-    if key is not None:
+    operator_token = _operator_token(request)
+    token = bearer_token(request.scope["headers"])
+    if token is not None and is_operator_token(token, operator_token):
+        if scope == "key":
+            raise OpenAIError(
+                400,
+                "The operator token is no attendee's key and has no ledger of its own: "
+                "leave out scope=key for the server-wide view.",
+                param="scope",
+                code="operator_has_no_key",
+            )
+        return None
+    if token is not None:
         if scope == "all":
             raise OpenAIError(
                 403,
-                "The server-wide view takes no API key: the operator asks without Authorization, on loopback.",
+                f"The server-wide view is the operator's, not an API key's: {_who_is_operator(request)}.",
                 type="permission_error",
                 code="scope_all_without_key",
             )
-        return key
+        return ApiKey.of(token)
     if scope == "key":
         raise OpenAIError(
             401, "scope=key needs your API key: send Authorization: Bearer <key>.", code="missing_api_key"
+        )
+    if operator_token is not None:
+        raise OpenAIError(
+            401,
+            "This mock has an operator token: the server-wide view and settings need "
+            "Authorization: Bearer <operator token>. Send Authorization: Bearer <your key> "
+            "to read or change your own ledger and faults.",
+            code="operator_token_required",
         )
     if not _is_loopback(request):
         raise OpenAIError(
@@ -102,12 +147,24 @@ class Config(BaseModel):
     seed: Annotated[int, SEED] | None = None
 
 
+def _untracked(state: MockState) -> dict[str, object]:
+    """What a key without an account is told, when that is because there is no room for one."""
+    if not state.accounts.full():
+        return {}
+    return {
+        "note": f"This key has no ledger of its own: the mock already keeps {state.accounts.max_keys} API keys' "
+        "ledgers, all in use. Its calls are served and counted server-wide only; ask the operator to raise "
+        "--max-keys."
+    }
+
+
 def ledger_view(state: MockState, key: ApiKey | None) -> dict[str, object]:
     if key is None:
         return {"scope": "all", **state.ledger.snapshot()}
     account = state.accounts.get(key)
-    ledger = account.ledger if account is not None else Ledger()
-    return {"scope": "key", "key": key.label, **ledger.snapshot()}
+    if account is None:
+        return {"scope": "key", "key": key.label, "tracked": False, **Ledger().snapshot(), **_untracked(state)}
+    return {"scope": "key", "key": key.label, "tracked": True, **account.ledger.snapshot()}
 
 
 def faults_view(state: MockState, key: ApiKey | None) -> dict[str, object]:
@@ -128,7 +185,9 @@ def faults_view(state: MockState, key: ApiKey | None) -> dict[str, object]:
     own = mine.faults if mine is not None else None
     view = (own or state.faults).snapshot()
     view["injected"] = dict(mine.injected) if mine is not None else {}
-    return {"scope": "key", "key": key.label, "settings": "own" if own is not None else "server", **view}
+    untracked = _untracked(state) if mine is None else {}
+    which = "own" if own is not None else "server"
+    return {"scope": "key", "key": key.label, "tracked": mine is not None, "settings": which, **view, **untracked}
 
 
 @router.get("/ledger")
@@ -143,8 +202,8 @@ async def reset_ledger(state: StateDep, key: CallerDep) -> dict[str, object]:
     before = ledger_view(state, key)
     if key is None:
         state.ledger.reset()
-    elif (account := state.accounts.get(key)) is not None:
-        account.ledger.reset()
+    else:
+        state.accounts.reset_ledger(key)
     return before
 
 
@@ -185,8 +244,8 @@ async def clear_faults(state: StateDep, key: CallerDep) -> dict[str, object]:
     if key is None:
         state.faults.configure(rates={}, script=[])
         state.accounts.forget_faults()
-    elif (account := state.accounts.get(key)) is not None:
-        account.faults = None
+    else:
+        state.accounts.drop_faults(key)
     return faults_view(state, key)
 
 
@@ -197,12 +256,12 @@ async def read_config(state: StateDep, _: CallerDep) -> dict[str, object]:
 
 
 @router.put("/config")
-async def set_config(config: Config, state: StateDep, key: CallerDep) -> dict[str, object]:
+async def set_config(config: Config, request: Request, state: StateDep, key: CallerDep) -> dict[str, object]:
     """Changes the latency scale (0 = off) or the answer seed at run time, for everyone: the operator's alone."""
     if key is not None:
         raise OpenAIError(
             403,
-            "Latency and seed are server-wide: the operator changes them without an API key, on loopback.",
+            f"Latency and seed are server-wide: {_who_is_operator(request)}.",
             type="permission_error",
             code="operator_only",
         )

@@ -195,6 +195,25 @@ def test_fuzz_numeric_headers(kind: str, options: list[tuple[str, str]], retry_c
         assert_openai_error(response, response.status_code)
 
 
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("illegal header line: b'Authorization: Bearer sk-1234'", "illegal header line: 'authorization', 29 bytes"),
+        ("illegal header line: bytearray(b'Bearer sk-1234')", "illegal header line of 14 bytes"),
+        ("Illegal header value b'sk-1234'", "illegal header value of 7 bytes"),
+        ("illegal chunk header: bytearray(b'sk-1234 zz')", "illegal chunk header of 10 bytes"),
+        ("something new: 'sk-1234'", "something new (withheld)"),
+        ('something new: b"sk-1234" + b"x"', "something new (withheld)"),
+        ("Invalid header value char", "Invalid header value char"),
+    ],
+)
+def test_a_parser_reason_never_shows_what_it_quotes(reason: str, shown: str) -> None:
+    from mock_llm.protocols import _safe_reason
+
+    assert _safe_reason(reason) == shown
+    assert "sk-1234" not in _safe_reason(reason)
+
+
 # --- a real server: heads, deadlines, keep-alive -------------------------------------------
 
 HEADER_TIMEOUT = 1.0
@@ -285,6 +304,29 @@ def test_oversized_heads_are_refused(
     [line] = guarded.settled_lines_about(port, 1)
     assert f"answered {status} and closed the connection" in line
     assert exchange(guarded, chat_request())[0] == 200
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Authorization: Bearer sk-proj-LEAKED-0123456789abcdef\x00",  # a NUL in the value
+        b"Authorization : Bearer sk-proj-LEAKED-0123456789abcdef",  # a space before the colon
+        b"Authorization: Bearer sk-proj-LEAKED-0123456789abcdef\x0bmore",  # a vertical tab
+    ],
+)
+def test_an_illegal_header_line_is_logged_without_its_value(guarded: MockProcess, line: bytes) -> None:
+    """h11 quotes the header line it refuses; a bearer token in it must not reach the log."""
+    secret = b"sk-proj-LEAKED-0123456789abcdef"
+    status, _, body, port = exchange(guarded, chat_request(line + b"\r\n"))
+    assert status == 400, body
+    assert json.loads(body)["error"]["code"] == "invalid_http_request"
+    [logged] = guarded.settled_lines_about(port, 1)
+    assert "invalid HTTP request" in logged
+    if "h11" in map(str, guarded.proc.args):
+        assert f"illegal header line: 'authorization', {len(line)} bytes" in logged, logged
+    log = guarded.log()
+    assert secret.decode() not in log and "LEAKED" not in log and "Bearer" not in log, logged
 
 
 @pytest.mark.server

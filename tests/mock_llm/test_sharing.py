@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 import httpx2
 import openai
 import pytest
+import uvicorn
 from openai.types.chat import ChatCompletionMessageParam
 
 from mock_llm import InProcessMock, Settings
 from mock_llm.inprocess import SyncASGITransport
-from mock_llm.server import BackgroundServer
+from mock_llm.server import BackgroundServer, uvicorn_config
+
+from .mock_process import MockProcess
 
 # The handout's prices, $ per 1K tokens (input, output), independent of the catalogue.
 HANDOUT_PRICES = {
@@ -98,7 +101,7 @@ def alice_and_bob(client_for: dict[str, openai.OpenAI]) -> tuple[Spent, Spent]:
 
 
 def without_scope(view: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in view.items() if k not in {"scope", "key"}}
+    return {k: v for k, v in view.items() if k not in {"scope", "key", "tracked"}}
 
 
 # --- in process ------------------------------------------------------------------------
@@ -173,34 +176,114 @@ def test_a_keys_faults_are_its_own_seeded_sequence() -> None:
     assert outcomes(alice, 30) != alone, "another seed, another sequence"
 
 
-def test_keys_are_bounded_least_recently_seen_forgotten() -> None:
-    mock = InProcessMock(Settings(latency=0.0, max_keys=3))
-    spent = Spent()
-    clients = {name: mock.client(api_key=name) for name in ["k1", "k2", "k3", "k4", "k5"]}
-    for name in ["k1", "k2", "k3"]:
-        embed(clients[name], ["hello"], spent)
-    embed(clients["k1"], ["hello"], spent)  # k1 is seen again: k2 is now the least recently seen
-    embed(clients["k4"], ["hello"], spent)
-    embed(clients["k5"], ["hello"], spent)
-    everyone = mock.ledger()
-    assert set(everyone["keys"]) == {"k1", "k4", "k5"}
-    assert (everyone["keys_tracked"], everyone["keys_forgotten"], everyone["max_keys"]) == (3, 2, 3)
-    assert_ledger(everyone, spent)  # forgotten keys' calls stay in the server-wide ledger
-    assert mock.ledger(key="k2")["total"]["calls"] == 0
-    assert mock.ledger(key="k1")["total"]["calls"] == 2
+def embed_as(http: httpx2.Client, key: str) -> httpx2.Response:
+    body = {"model": "text-embedding-3-small", "input": "x"}
+    return http.post("/v1/embeddings", json=body, headers={"authorization": f"Bearer {key}"})
+
+
+def test_cycling_keys_cannot_wipe_anyone() -> None:
+    """The attack: with room for five keys, six new keys used to forget Alice's faults and zero Bob's ledger."""
+    mock = InProcessMock(Settings(latency=0.0, max_keys=5))
+    clients = {ALICE: mock.client(api_key=ALICE), BOB: mock.client(api_key=BOB)}
+    bob = Spent()
+    mock.set_faults({"rate_limit": 1.0}, key=ALICE)
+    chat(clients[BOB], "gpt-3.5-turbo", "hi", bob)
+    with remote(mock, host="127.0.0.1") as http:
+        for i in range(6):
+            assert embed_as(http, f"cycling-{i}").status_code == 200, "a new key is still served"
+        # Alice's own faults and Bob's ledger stand.
+        with pytest.raises(openai.RateLimitError):
+            clients[ALICE].chat.completions.create(model="gpt-4", messages=ask("hi"))
+        assert mock.faults(key=ALICE)["settings"] == "own"
+        chat(clients[BOB], "gpt-3.5-turbo", "again", bob)
+        assert_ledger(mock.ledger(key=BOB), bob)
+        assert_ledger(mock.ledger(key=ALICE), Spent(), rejected=1)
+
+        everyone = mock.ledger()
+        assert set(everyone["keys"]) == {ALICE, BOB_LABEL, "cycling-0", "cycling-1", "cycling-2"}
+        assert everyone["total"]["calls"] == bob.calls + 6, "every call is billed server-wide"
+        assert (everyone["untracked_calls"], everyone["keys_forgotten"], everyone["keys_full"]) == (3, 0, True)
+        # A key left without an account is told so, in its own view.
+        with remote(mock, "cycling-5") as late:
+            mine = late.get("/_mock/ledger").json()
+            assert (mine["tracked"], mine["total"]["calls"]) == (False, 0)
+            assert "max-keys" in mine["note"]
+            assert late.get("/_mock/faults").json()["tracked"] is False
+            # Settings of its own would have nowhere to live: a 429 that says why, not a silent no-op.
+            refused = late.put("/_mock/faults", json={"rates": {"server_error": 1.0}})
+            assert refused.status_code == 429
+            error = refused.json()["error"]
+            assert set(error) == {"message", "type", "param", "code"} and error["code"] == "too_many_keys"
+            assert "max-keys" in error["message"]
+        with remote(mock, "cycling-0") as tracked:
+            assert tracked.get("/_mock/ledger").json()["tracked"] is True
+            assert "note" not in tracked.get("/_mock/ledger").json()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_only_empty_idle_accounts_make_room() -> None:
+    """An account is forgotten only when it holds nothing and was not seen for key_idle_seconds."""
+    mock = InProcessMock(Settings(latency=0.0, max_keys=4, key_idle_seconds=600))
+    clock = mock.state.accounts.clock = Clock()
+    with remote(mock, host="127.0.0.1") as http:
+        for key in ("spender", "resetter", "faulted", "own-settings"):
+            assert embed_as(http, key).status_code == 200
+        mock.reset_ledger(key="resetter")  # holds nothing now
+        mock.set_faults(script=["server_error"], key="faulted")
+        assert embed_as(http, "faulted").status_code == 500  # received a fault: has something to show
+        mock.reset_ledger(key="faulted")
+        mock.set_faults({}, key="own-settings")
+        mock.reset_ledger(key="own-settings")
+
+        # The empty account was seen a moment ago: no room yet.
+        assert embed_as(http, "newcomer-1").status_code == 200
+        assert mock.ledger(key="newcomer-1")["tracked"] is False
+        clock.now += 601
+        # Idle now: it makes room, and only it.
+        assert embed_as(http, "newcomer-2").status_code == 200
+        assert mock.ledger(key="newcomer-2")["tracked"] is True
+        assert mock.ledger(key="resetter")["tracked"] is False
+        clock.now += 601
+        assert embed_as(http, "newcomer-3").status_code == 200
+        everyone = mock.ledger()
+        assert set(everyone["keys"]) == {"spender", "faulted", "own-settings", "newcomer-2"}
+        assert (everyone["keys_forgotten"], everyone["untracked_calls"]) == (1, 2)
+        assert mock.faults(key="faulted")["injected"] == {"server_error": 1}
+        assert mock.faults(key="own-settings")["settings"] == "own"
+
+        # The operator's reset empties every ledger: idle accounts without faults of their own may then go,
+        # least recently seen first.
+        mock.reset_ledger()
+        assert mock.ledger()["untracked_calls"] == 0
+        clock.now += 601
+        assert embed_as(http, "newcomer-4").status_code == 200
+        assert embed_as(http, "newcomer-5").status_code == 200
+        assert set(mock.ledger()["keys"]) == {"faulted", "own-settings", "newcomer-4", "newcomer-5"}
 
 
 def test_many_keys_keep_memory_bounded() -> None:
-    """A client cycling through 2,000 keys leaves at most max_keys accounts."""
-    mock = InProcessMock(Settings(latency=0.0, max_keys=100))
+    """A client cycling through 2,000 keys leaves at most max_keys accounts, and every call billed."""
+    mock = InProcessMock(Settings(latency=0.0, max_keys=100, key_idle_seconds=0))
     http = httpx2.Client(transport=SyncASGITransport(mock.app, client=("127.0.0.1", 1)), base_url="http://mock")
-    body = {"model": "text-embedding-3-small", "input": "x"}
     for i in range(2000):
-        assert http.post("/v1/embeddings", json=body, headers={"authorization": f"Bearer cycling-{i}"}).is_success
+        assert embed_as(http, f"cycling-{i}").is_success
     view = mock.ledger()
     assert len(mock.state.accounts) == 100 == view["keys_tracked"]
-    assert view["keys_forgotten"] == 1900
+    assert (view["keys_forgotten"], view["untracked_calls"]) == (0, 1900), "accounts holding calls are kept"
     assert view["total"]["calls"] == 2000
+    # Reset, the accounts hold nothing and (idle after 0 s here) make room for the next keys.
+    mock.reset_ledger()
+    for i in range(2000, 2150):
+        assert embed_as(http, f"cycling-{i}").is_success
+    view = mock.ledger()
+    assert (view["keys_tracked"], view["keys_forgotten"], view["untracked_calls"]) == (100, 100, 50)
     http.close()
 
 
@@ -301,6 +384,125 @@ def test_a_key_follows_the_server_faults_until_it_sets_its_own() -> None:
         operator.delete("/_mock/faults")
         for client in clients.values():
             assert client.chat.completions.create(model="gpt-4", messages=ask("hi")).choices
+
+
+# --- the operator token -----------------------------------------------------------------
+
+OPERATOR = "op-7Hq2-secret-9xZk"
+
+
+def test_operator_token_rules() -> None:
+    """With a token, no key is no operator, even on loopback: a hub's attendees cannot reset everyone."""
+    mock = InProcessMock(Settings(latency=0.0, operator_token=OPERATOR))
+    alice_spent = Spent()
+    chat(mock.client(api_key=ALICE), "gpt-4", "hi", alice_spent)
+    chat(mock.client(api_key=BOB), "gpt-4", "hello", Spent())
+    chat(mock.client(api_key=OPERATOR), "gpt-4", "the operator's own call", Spent())
+    with (
+        remote(mock, host="127.0.0.1") as proxied_nobody,
+        remote(mock, OPERATOR, host="127.0.0.1") as operator,
+        remote(mock, OPERATOR) as remote_operator,
+        remote(mock, ALICE, host="127.0.0.1") as proxied_alice,
+        remote(mock, OPERATOR + "x") as guesser,
+    ):
+        answers = [
+            proxied_nobody.get("/_mock/ledger"),
+            proxied_nobody.get("/_mock/ledger", params={"scope": "all"}),
+            proxied_nobody.delete("/_mock/ledger"),
+            proxied_nobody.get("/_mock/faults"),
+            proxied_nobody.put("/_mock/faults", json={"rates": {"server_error": 1.0}}),
+            proxied_nobody.delete("/_mock/faults"),
+            proxied_nobody.get("/_mock/config"),
+            proxied_nobody.put("/_mock/config", json={"latency": 5}),
+        ]
+        for answer in answers:
+            assert answer.status_code == 401, answer.text
+            error = answer.json()["error"]
+            assert set(error) == {"message", "type", "param", "code"} and error["code"] == "operator_token_required"
+            assert "operator token" in error["message"] and OPERATOR not in answer.text
+        assert mock.ledger()["total"]["calls"] == 3, "nothing was reset"
+        assert mock.faults()["rates"] == {}
+
+        # The token, from loopback or afar, is the operator: every key, with no account of its own.
+        for client in (operator, remote_operator):
+            everyone = client.get("/_mock/ledger").json()
+            assert (everyone["scope"], everyone["total"]["calls"]) == ("all", 3)
+            assert set(everyone["keys"]) == {ALICE, BOB_LABEL}, "the operator token is no attendee"
+            assert OPERATOR not in str(everyone) and OPERATOR[:8] not in str(everyone)
+            assert client.get("/_mock/ledger", params={"scope": "key"}).status_code == 400
+        assert operator.put("/_mock/config", json={"latency": 0.0}).status_code == 200
+        assert remote_operator.put("/_mock/faults", json={"rates": {"unavailable": 0.5}}).json()["scope"] == "all"
+        assert operator.get("/_mock/faults").json()["rates"] == {"unavailable": 0.5}
+
+        # Attendees still see only their own, and a near miss of the token is just another key.
+        mine = proxied_alice.get("/_mock/ledger").json()
+        assert (mine["scope"], mine["key"]) == ("key", ALICE)
+        assert_ledger(mine, alice_spent)
+        refused = proxied_alice.get("/_mock/ledger", params={"scope": "all"})
+        assert refused.status_code == 403 and "operator token" in refused.json()["error"]["message"]
+        assert proxied_alice.delete("/_mock/ledger", params={"scope": "all"}).status_code == 403
+        assert proxied_alice.put("/_mock/config", json={"latency": 5}).status_code == 403
+        assert guesser.get("/_mock/ledger").json()["scope"] == "key"
+        assert guesser.delete("/_mock/ledger").json()["total"]["calls"] == 0
+
+        reset = remote_operator.delete("/_mock/ledger").json()
+        assert reset["total"]["calls"] == 3
+        assert mock.ledger()["total"]["calls"] == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "token"),
+    [({"MOCK_LLM_OPERATOR_TOKEN": "short-pass"}, None), ({}, "has a space in it"), ({}, "ünïcödé-token-1")],
+)
+def test_a_bad_operator_token_is_refused_without_showing_it(env: dict[str, str], token: str | None) -> None:
+    with pytest.raises(ValueError, match="operator token must be") as refused:
+        Settings.from_env(env, operator_token=token)
+    secret = token or env["MOCK_LLM_OPERATOR_TOKEN"]
+    assert secret not in str(refused.value)
+    assert OPERATOR not in repr(Settings(operator_token=OPERATOR)), "settings never show the token"
+    assert Settings.from_env({"MOCK_LLM_OPERATOR_TOKEN": OPERATOR}).operator_token == OPERATOR
+    assert Settings.from_env({"MOCK_LLM_OPERATOR_TOKEN": ""}).operator_token is None
+
+
+def test_x_forwarded_for_cannot_make_a_client_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even with FORWARDED_ALLOW_IPS=* in the environment, the address is the connection's."""
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    spoofed = {"x-forwarded-for": "127.0.0.1"}
+
+    def ledger_from_afar(app: object) -> httpx2.Response:
+        transport = SyncASGITransport(app, client=("203.0.113.7", 40000))
+        with httpx2.Client(transport=transport, base_url="http://mock") as http:
+            return http.get("/_mock/ledger", headers=spoofed)
+
+    config = uvicorn_config(Settings(port=0, latency=0.0))  # what `python -m mock_llm` serves
+    config.load()
+    answer = ledger_from_afar(config.loaded_app)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "loopback_only"
+    # What uvicorn does by default, and why it is switched off: the header alone made this the operator.
+    default = uvicorn.Config(InProcessMock(Settings(latency=0.0)).app, proxy_headers=True)
+    default.load()
+    assert ledger_from_afar(default.loaded_app).status_code == 200
+
+
+@pytest.mark.server
+def test_operator_token_on_a_real_server() -> None:
+    """As a hub runs it: the token from the environment; a request from loopback without it is refused."""
+    mock = MockProcess("--latency", "off", env={"MOCK_LLM_OPERATOR_TOKEN": OPERATOR})
+    try:
+        base = mock.base_url.removesuffix("/v1")
+        with openai.OpenAI(base_url=mock.base_url, api_key=ALICE, max_retries=0) as alice:
+            chat(alice, "gpt-4", "hi", Spent())
+        with httpx2.Client(base_url=base) as nobody:
+            assert nobody.delete("/_mock/ledger").status_code == 401
+        with httpx2.Client(base_url=base, headers={"authorization": f"Bearer {OPERATOR}"}) as operator:
+            everyone = operator.get("/_mock/ledger").json()
+            assert everyone["total"]["calls"] == 1 and set(everyone["keys"]) == {ALICE}
+            assert operator.delete("/_mock/ledger").status_code == 200
+        with httpx2.Client(base_url=base, headers={"authorization": f"Bearer {ALICE}"}) as as_alice:
+            assert as_alice.get("/_mock/ledger").json()["total"]["calls"] == 0
+    finally:
+        log = mock.stop()
+    assert OPERATOR not in log and "Traceback" not in log, log
 
 
 # --- a real server ----------------------------------------------------------------------
