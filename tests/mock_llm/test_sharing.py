@@ -474,6 +474,13 @@ def test_x_forwarded_for_cannot_make_a_client_loopback(monkeypatch: pytest.Monke
         with httpx2.Client(transport=transport, base_url="http://mock") as http:
             return http.get("/_mock/ledger", headers=spoofed)
 
+    # A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d: loopback only when a.b.c.d is.
+    mock = InProcessMock(Settings(latency=0.0))
+    assert ledger_from_afar(mock.app).status_code == 403
+    for host, status in [("::ffff:127.0.0.1", 200), ("::1", 200), ("127.8.0.1", 200), ("::ffff:203.0.113.7", 403)]:
+        with remote(mock, host=host) as client:
+            assert client.get("/_mock/ledger").status_code == status, host
+
     config = uvicorn_config(Settings(port=0, latency=0.0))  # what `python -m mock_llm` serves
     config.load()
     answer = ledger_from_afar(config.loaded_app)
