@@ -57,7 +57,7 @@ MAX_TEXT = 400  # characters of the answer put in one string field
 # The mock's budget for one answer: beyond it a schema is refused (TooLarge), not answered.
 MAX_CHARS = 100_000  # characters of JSON
 MAX_VALUES = 20_000  # values: strings, numbers, booleans, nulls, arrays and objects
-MAX_WORK = 200_000  # steps of generation, failed anyOf branches included
+MAX_WORK = 100_000  # steps of generation, failed anyOf branches included
 
 # OpenAI's published limits for strict schemas (the structured-outputs guide, "Supported schemas").
 LIMIT_PROPERTIES = 5_000  # object properties in the whole schema
@@ -617,12 +617,14 @@ class _Builder:
             candidates.append(hint)
         candidates.append(Fraction(0))
         if step is not None:
-            if low is not None:
-                first = math.ceil(low[0] / step) * step
-                candidates.append(first + step if low[1] and first == low[0] else first)
-            if high is not None:
-                last = math.floor(high[0] / step) * step
-                candidates.append(last - step if high[1] and last == high[0] else last)
+            # then the multiples of the step's numerator: whole numbers, which JSON writes exactly
+            for grid in (step, Fraction(step.numerator)):
+                if low is not None:
+                    first = math.ceil(low[0] / grid) * grid
+                    candidates.append(first + grid if low[1] and first == low[0] else first)
+                if high is not None:
+                    last = math.floor(high[0] / grid) * grid
+                    candidates.append(last - grid if high[1] and last == high[0] else last)
         else:
             for bound, up in ((low, 1), (high, -1)):
                 if bound is not None:
