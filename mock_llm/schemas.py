@@ -24,7 +24,7 @@ from pydantic import (
     Tag,
     ValidationError,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, from_json
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -298,10 +298,26 @@ async def parse_body(request: Request, model: type[BodyT]) -> BodyT:
     raw = await request.body()
     try:
         if len(raw) > INLINE_BODY_BYTES:  # a megabyte body takes a tenth of a second: off the loop
-            return await run_in_threadpool(model.model_validate_json, raw)
-        return model.model_validate_json(raw)
+            return await run_in_threadpool(_validate, model, raw)
+        return _validate(model, raw)
     except ValidationError as exc:
         raise validation_error(exc.errors(include_url=False)) from None
+
+
+def _validate(model: type[BodyT], raw: bytes) -> BodyT:
+    """``raw`` as a ``model``; NaN, Infinity and -Infinity make it a body that is not JSON.
+
+    Pydantic's parser takes those constants (as Python's does), even where a field is
+    ``Any``, such as a JSON schema's ``const``, and they would come back out as text no JSON
+    parser reads; OpenAI answers with its invalid-JSON 400. Only a body holding one of
+    those words is parsed twice.
+    """
+    if b"NaN" in raw or b"Infinity" in raw:
+        try:
+            from_json(raw, allow_inf_nan=False)
+        except ValueError:
+            raise validation_error([{"type": "json_invalid", "loc": (), "msg": "Invalid JSON"}]) from None
+    return model.model_validate_json(raw)
 
 
 def openapi_components() -> dict[str, Any]:

@@ -191,6 +191,11 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _name(text: str) -> str:
+    """A keyword, property or format name, quoted and short, for an error message."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
 # --- keyword value types ------------------------------------------------------------------------------
 
 
@@ -443,7 +448,7 @@ class _Builder:
         for key in schema:
             if key in SUPPORTED or key in ANNOTATIONS or key.startswith("x-"):
                 continue
-            raise Unsupported(f"the mock does not support the keyword {_show(key)}", where)
+            raise Unsupported(f"the mock does not support the keyword {_name(key)}", where)
         check_keywords(schema, where)  # a node reached through a $ref may not have been checked yet
 
     # --- the instance ----------------------------------------------------------------------
@@ -579,7 +584,7 @@ class _Builder:
         fmt = schema.get("format")
         if fmt is not None:
             if fmt not in FORMATS:
-                raise Unsupported(f"the mock does not support the string format {_show(fmt)}", where)
+                raise Unsupported(f"the mock does not support the string format {_name(fmt)}", where)
             text = FORMATS[fmt]
         else:
             words = _words(name)
@@ -679,7 +684,7 @@ class _Builder:
         for prop in required:
             if prop not in out:
                 if extra is False:
-                    raise SchemaError(f"{_show(prop)} is required but 'additionalProperties' is false", where)
+                    raise SchemaError(f"{_name(prop)} is required but 'additionalProperties' is false", where)
                 self.spend(0, len(prop) + 4, where)
                 out[prop] = self.value(extra, prop, (*where, "additionalProperties"), depth + 1)
         if high is not None and len(out) > high:
@@ -723,12 +728,12 @@ def _merge_all(parts: list[Any], where: tuple[str, ...]) -> Any:
                 merged.setdefault("properties", {})
                 for name, sub in value.items():
                     if name in merged["properties"] and merged["properties"][name] != sub:
-                        raise Unsupported(f"the mock cannot merge two 'allOf' schemas for {_show(name)}", where)
+                        raise Unsupported(f"the mock cannot merge two 'allOf' schemas for {_name(name)}", where)
                     merged["properties"][name] = sub
             elif key == "required":
                 merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
             elif key in merged and merged[key] != value:
-                raise Unsupported(f"the mock cannot merge 'allOf' schemas that disagree on {_show(key)}", where)
+                raise Unsupported(f"the mock cannot merge 'allOf' schemas that disagree on {_name(key)}", where)
             else:
                 merged[key] = value
     return merged

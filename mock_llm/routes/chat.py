@@ -26,6 +26,7 @@ from ..tokens import count_chat_tokens
 from . import BodyRoute
 from .generation import (
     CACHED_PROMPT_CHARS,
+    INLINE_CHARS,
     Choice,
     base_headers,
     bill,
@@ -37,6 +38,10 @@ from .generation import (
     stream_events,
     token_logprobs,
 )
+
+# A schema's instance may take the generator's whole work budget (structured.MAX_WORK, a tenth of
+# a second or so), however short the schema: it is always made off the event loop.
+SCHEMA_WORK = INLINE_CHARS + 1
 
 
 def unsupported(message: str, param: str, code: str = "unsupported_parameter") -> OpenAIError:
@@ -65,7 +70,7 @@ async def create_chat_completion(request: Request) -> Response:
         try:
             tool_args = (state.seed, spec.id, spec.quality_tier, system, user, tool.name, parameters, limit)
             make_call = call_tool if size <= CACHED_PROMPT_CHARS else call_tool.__wrapped__
-            choice = await off_loop(size, make_call, *tool_args)
+            choice = await off_loop(size if parameters is None else SCHEMA_WORK, make_call, *tool_args)
         except SchemaError as exc:
             raise _schema_error(exc, f"function '{tool.name}'", _tool_param(body, tool.name)) from None
     else:
@@ -73,7 +78,7 @@ async def create_chat_completion(request: Request) -> Response:
         stop = [body.stop] if isinstance(body.stop, str) else body.stop or []
         try:
             choice = await off_loop(
-                size,
+                size if schema_text is None else SCHEMA_WORK,
                 lambda: generate(state, spec, system, user, limit, want_json, fault, stop=stop, schema=schema_text),
             )
         except SchemaError as exc:

@@ -22,6 +22,9 @@ async def create_completion(request: Request) -> Response:
     started = time.perf_counter()
     state: MockState = request.app.state.mock
     spec = state.model(body.model, ("completion",), "/v1/completions")
+    if body.best_of is not None and body.best_of < body.n:
+        message = f"best_of must be greater than or equal to n (got best_of={body.best_of}, n={body.n})."
+        raise OpenAIError(400, message, param="best_of", code="invalid_value")
     if body.suffix:
         raise OpenAIError(
             400,

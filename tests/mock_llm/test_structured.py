@@ -723,3 +723,31 @@ def test_any_schema_through_the_app_is_a_200_or_a_400(
 
 def _not_json(constant: str) -> Any:
     raise AssertionError(f"{constant} is not JSON")
+
+
+# --- request bodies -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "schema",
+    ['{"const": Infinity}', '{"enum": [NaN]}', '{"type": "object", "properties": {"a": {"const": -Infinity}}}'],
+)
+def test_nan_and_infinity_in_a_body_are_not_json(http: httpx2.Client, schema: str) -> None:
+    """They were parsed, and came back out as text no JSON parser reads."""
+    for as_tool in (False, True):
+        response = _post_schema(http, _wrapped(schema) if as_tool else schema, as_tool)
+        error = _error(response)
+        assert error["code"] == "invalid_json" and "could not parse the JSON body" in error["message"]
+    words = '{"model":"gpt-4","messages":[{"role":"user","content":"NaN and Infinity are words"}]}'
+    response = http.post("/v1/chat/completions", content=words, headers={"content-type": "application/json"})
+    assert response.status_code == 200, "in a string they are text"
+
+
+def test_best_of_below_n_is_a_400(http: httpx2.Client) -> None:
+    body = {"model": "text-davinci-003", "prompt": "Say hi", "n": 3, "best_of": 2}
+    error = _error(http.post("/v1/completions", json=body))
+    assert error["param"] == "best_of" and "best_of must be greater than or equal to n" in error["message"]
+    with InProcessMock().client() as client, pytest.raises(openai.BadRequestError) as caught:
+        client.completions.create(model="text-davinci-003", prompt="Say hi", n=2, best_of=1)
+    assert caught.value.param == "best_of"
+    assert http.post("/v1/completions", json={**body, "best_of": 3}).status_code == 200
