@@ -89,35 +89,6 @@ def _exact_ids(text: str) -> list[int]:
     return _ENCODING.encode_ordinary(text)
 
 
-# cl100k_base's pre-tokeniser restricted to ASCII text (letters [A-Za-z], digits [0-9], the six
-# ASCII spaces), in the stdlib's re: it splits ASCII text into the same pieces as tiktoken's
-# pattern (tests/mock_llm/test_tokens.py compares them), and each piece's count is cached.
-# Prompts differ but their words repeat, so counting a new prompt costs half what tiktoken
-# does; text with other characters (or ASCII control codes) goes to tiktoken whole.
-_S, _NS = r"[\t\n\x0b\x0c\r ]", r"[^\t\n\x0b\x0c\r ]"
-_ASCII_PIECE = re.compile(
-    r"'(?i:[sdmt]|ll|ve|re)|[^\r\nA-Za-z0-9]?+[A-Za-z]++|[0-9]{1,3}+| ?[^\t\n\x0b\x0c\r A-Za-z0-9]++[\r\n]*+"
-    rf"|{_S}++\Z|{_S}*[\r\n]|{_S}+(?!{_NS})|{_S}"
-)
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
-
-
-@lru_cache(maxsize=1 << 16)
-def _short_piece_count(piece: str) -> int:
-    return len(_exact_ids(piece))
-
-
-def _piece_count(piece: str) -> int:
-    # Words repeat and are cached; a long run ("!" * 10**6) is counted once, not kept.
-    return _short_piece_count(piece) if len(piece) <= 64 else len(_exact_ids(piece))
-
-
-def _exact_count(text: str) -> int:
-    if text.isascii() and _CONTROL.search(text) is None:
-        return sum(map(_piece_count, _ASCII_PIECE.findall(text)))
-    return len(_exact_ids(text))
-
-
 def _exact_pieces(text: str) -> tuple[str, ...]:
     """Tokens as text; a character split across tokens (CJK, emoji) stays whole in one piece."""
     pieces: list[str] = []
@@ -224,7 +195,7 @@ def _pieces_cached(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=65536)
 def _count_cached(text: str) -> int:
-    return _exact_count(text) if _ENCODING is not None else approximate_count(text)
+    return len(_exact_ids(text)) if _ENCODING is not None else approximate_count(text)
 
 
 def tokenize(text: str) -> tuple[str, ...]:

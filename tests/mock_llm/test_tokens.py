@@ -163,23 +163,6 @@ def test_chat_overhead() -> None:
     assert count_chat_tokens([("user", "hello there", "bob")]) == 3 + 3 + 1 + content + 1 + 1
 
 
-ASCII = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=200)
-
-
-@given(ASCII)
-def test_ascii_fast_count_is_tiktokens(text: str) -> None:
-    """The stdlib-re pre-tokeniser for ASCII text counts exactly what tiktoken counts."""
-    assert tok._exact_count(text) == len(reference().encode_ordinary(text))
-
-
-@given(st.text(alphabet="ab 'sStTlLvVrReEdDmM\t\n\r\x0b\x0c09.,!?-_\"()[]{}:;/\\@#$%^&*+=~`|<>", max_size=40))
-def test_ascii_pieces_are_tiktokens_pieces(text: str) -> None:
-    """Piece for piece, the ASCII pattern splits as cl100k's own pattern does."""
-    import regex  # type: ignore[import-untyped]
-
-    assert tok._ASCII_PIECE.findall(text) == regex.findall(tok.CL100K_PATTERN, text)
-
-
 @given(st.text(max_size=200))
 def test_counts_and_ids_are_tiktokens(text: str) -> None:
     assert count_tokens(text) == len(reference().encode_ordinary(text))
