@@ -35,6 +35,40 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%s]]
 """
 
+# Every request a different prompt: the kit's questions and the handout's sentiment prompt
+# over the kit's texts, each with a request number inside, so no answer can be reused.
+VARIED_LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local parts = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  local i = (n %% #parts) + 1
+  return wrk.format(nil, nil, nil, parts[i][1] .. n .. parts[i][2])
+end
+"""
+
+
+def varied_bodies(limit: int = 400) -> list[tuple[str, str]]:
+    """(before, after) JSON halves of chat bodies; the request number goes between them."""
+
+    def load(name: str, field: str) -> list[str]:
+        with open(ROOT / "data" / name, encoding="utf-8") as fh:
+            return [json.loads(line)[field] for line in fh]
+
+    prompts = [q + " (ticket {n})" for q in load("queries.jsonl", "query")]
+    prompts += ["Classify the sentiment: " + t + " #{n}\n\nSentiment:" for t in load("sentiment.jsonl", "text")]
+    out = []
+    for prompt in prompts[:limit]:
+        body = json.dumps({"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": prompt}]})
+        before, after = body.split("{n}")
+        out.append((before, after))
+    return out
+
+
+def varied_lua() -> str:
+    return VARIED_LUA % ", ".join(f"{{[==[{a}]==], [==[{b}]==]}}" for a, b in varied_bodies())
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -71,9 +105,10 @@ def check(port: int, body: dict[str, object]) -> None:
         resp.read()
 
 
-def wrk(port: int, body: dict[str, object], seconds: int, connections: int) -> dict[str, float]:
+def wrk(port: int, body: dict[str, object] | None, seconds: int, connections: int) -> dict[str, float]:
+    """Drive POST /v1/chat/completions with ``body``, or with varied prompts when it is None."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(LUA % json.dumps(body))
+        fh.write(LUA % json.dumps(body) if body is not None else varied_lua())
         script = fh.name
     try:
         out = subprocess.run(
@@ -136,16 +171,17 @@ def main() -> int:
         ),
         start([python, "-m", "mock_llm", "--port", str(mock_port), "--latency", "off"], mock_port),
     ]
-    scenarios: list[tuple[str, int, dict[str, object]]] = [
+    scenarios: list[tuple[str, int, dict[str, object] | None]] = [
         ("bare FastAPI, fixed JSON (ceiling)", bare_port, CHAT),
-        ("mock chat completion", mock_port, CHAT),
-        ("mock chat completion, stream=true", mock_port, STREAM),
+        ("mock chat, one question repeated", mock_port, CHAT),
+        ("mock chat, every prompt different", mock_port, None),
+        ("mock chat, stream=true", mock_port, STREAM),
         ("reference: bare Starlette route", floor_port, CHAT),
     ]
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in scenarios}
     try:
         for _, port, body in scenarios:
-            check(port, body)
+            check(port, body or CHAT)
             wrk(port, body, 2, args.connections)  # warm-up
         for _ in range(args.rounds):
             for name, port, body in scenarios:
