@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -21,6 +19,8 @@ from mock_llm import InProcessMock
 from mock_llm.catalogue import EMBEDDING_DIMENSIONS
 from mock_llm.embeddings import embed
 from mock_llm.tokens import install_tiktoken_cache
+
+from .fresh import map_in_fresh_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,22 +38,15 @@ def test_fixed_dimension_unit_norm(text: str) -> None:
     assert abs(np.linalg.norm(vector) - 1) < 1e-9
 
 
-def test_identical_across_processes() -> None:
-    texts = ["What's the weather today?", "Tell me about Python", "", "Refund order 12345"]
-    code = (
-        "import json,sys; from mock_llm.embeddings import embed; "
-        "print(json.dumps([embed(t).tolist() for t in json.load(sys.stdin)]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        env={"PYTHONHASHSEED": "999", "PATH": ""},
-        check=True,
-        cwd=ROOT,
-    )
-    assert np.array_equal(np.array(json.loads(out.stdout)), np.array([embed(t) for t in texts]))
+def multilingual_texts() -> list[str]:
+    with open(ROOT / "data" / "multilingual.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh]
+
+
+def test_identical_across_processes_in_every_script() -> None:
+    texts = ["What's the weather today?", "Tell me about Python", "", "Refund order 12345", *multilingual_texts()]
+    there = map_in_fresh_process("mock_llm.embeddings", "embed", texts, hash_seed=999)
+    assert np.array_equal(np.array(there), np.array([embed(t) for t in texts]))
 
 
 def test_handout_cases_at_085() -> None:
@@ -126,23 +119,8 @@ def test_entity_swaps_stay_close_as_with_real_encoders() -> None:
     assert cos("flights from New York to Florida", "flights from Florida to New York") >= 0.85
 
 
-def test_every_script_is_stable_across_processes() -> None:
-    with open(ROOT / "data" / "multilingual.jsonl", encoding="utf-8") as fh:
-        texts = [json.loads(line)["text"] for line in fh]
-    code = (
-        "import json,sys; from mock_llm.embeddings import embed; "
-        "print(json.dumps([embed(t).tolist() for t in json.load(sys.stdin)]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        env={"PYTHONHASHSEED": "4242", "PATH": "", "PYTHONIOENCODING": "utf-8"},
-        check=True,
-        cwd=ROOT,
-    )
-    assert np.array_equal(np.array(json.loads(out.stdout)), np.array([embed(t) for t in texts]))
+def test_different_texts_of_every_script_differ() -> None:
+    texts = multilingual_texts()
     vectors = np.array([embed(t) for t in texts])
     similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, 0)

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from mock_llm import tokens as tok
 from mock_llm.tokens import count_chat_tokens, count_tokens, decode, encode, tokenize, truncate
 
+from .fresh import map_in_fresh_process
+
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 
@@ -59,20 +61,7 @@ def test_same_count_in_another_process() -> None:
     """No salted hashing: a fresh interpreter (with a different hash seed) agrees."""
     texts = kit_texts()[:200]
     here = [count_tokens(t) for t in texts]
-    code = (
-        "import json,sys; from mock_llm.tokens import count_tokens; "
-        "print(json.dumps([count_tokens(t) for t in json.load(sys.stdin)]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        env={"PYTHONHASHSEED": "12345", "PATH": ""},
-        check=True,
-        cwd=DATA.parent,
-    )
-    assert json.loads(out.stdout) == here
+    assert map_in_fresh_process("mock_llm.tokens", "count_tokens", texts, hash_seed=12345) == here
 
 
 @given(st.text(max_size=300))
