@@ -101,6 +101,7 @@ class _Guard:
     transport: asyncio.Transport
     flow: FlowControl
     client: tuple[str, int] | None
+    cycle: Any  # uvicorn's RequestResponseCycle (h11 or httptools), None between requests
 
     def _guard_init(self) -> None:
         self._phase: Phase = "idle"
@@ -110,14 +111,31 @@ class _Guard:
         self._linger_timer: asyncio.TimerHandle | None = None
         self._refused = False
 
-    # What each implementation knows about the request in flight.
+    # The request in flight: both implementations keep it as a RequestResponseCycle of the same shape.
     def _answer_in_flight(self) -> bool:
         """True while the app is answering a request (its answer started and is not complete)."""
-        raise NotImplementedError
+        cycle = self.cycle
+        return cycle is not None and cycle.response_started and not cycle.response_complete
 
     def _abandon_request(self) -> tuple[str, str] | None:
         """Tell the running app its client is gone; return the request's (method, path), if any."""
-        raise NotImplementedError
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return None
+        scope = cycle.scope
+        cast(dict[str, object], scope)[CUT_MARK] = True
+        cycle.disconnected = True
+        cycle.message_event.set()
+        return scope["method"], scope["path"]
+
+    # Both protocols start a connection's head deadline and clear its timers the same way.
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_expired)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._guard_lost()
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def _who(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
@@ -317,14 +335,6 @@ class GuardedH11Protocol(_Guard, H11Protocol):
         self.conn = self.bounded = _BoundedH11(self.limits)
         self._guard_init()
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_expired)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._guard_lost()
-        super().connection_lost(exc)
-
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # draining before the close
@@ -354,20 +364,6 @@ class GuardedH11Protocol(_Guard, H11Protocol):
     def send_400_response(self, msg: str) -> None:  # pragma: no cover - _BoundedH11 reports parse errors itself
         self._refuse(400, "Invalid HTTP request.", "invalid_http_request", None)
 
-    def _answer_in_flight(self) -> bool:
-        cycle = self.cycle
-        return cycle is not None and cycle.response_started and not cycle.response_complete
-
-    def _abandon_request(self) -> tuple[str, str] | None:
-        cycle = self.cycle
-        if cycle is None or cycle.response_complete:
-            return None
-        scope = cycle.scope
-        cast(dict[str, object], scope)[CUT_MARK] = True
-        cycle.disconnected = True
-        cycle.message_event.set()
-        return scope["method"], scope["path"]
-
 
 if httptools is not None:
 
@@ -385,14 +381,6 @@ if httptools is not None:
             self._guard_init()
             self._head_size = 0  # exact: request line and headers seen so far
             self._header_count = 0
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_expired)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._guard_lost()
-            super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             # uvicorn's own, with its refusals: a callback that raises _Refused stops the parser.
@@ -452,20 +440,6 @@ if httptools is not None:
         def on_message_complete(self) -> None:
             self._phase = "idle"
             super().on_message_complete()
-
-        def _answer_in_flight(self) -> bool:
-            cycle = self.cycle
-            return cycle is not None and cycle.response_started and not cycle.response_complete
-
-        def _abandon_request(self) -> tuple[str, str] | None:
-            cycle = self.cycle
-            if cycle is None or cycle.response_complete:
-                return None
-            scope = cycle.scope
-            cast(dict[str, object], scope)[CUT_MARK] = True
-            cycle.disconnected = True
-            cycle.message_event.set()
-            return scope["method"], scope["path"]
 
 
 def protocol_class(settings: Settings) -> type[asyncio.Protocol]:
