@@ -22,27 +22,8 @@ from mock_llm.inprocess import SyncASGITransport
 from . import openapi_spec
 from .openapi_spec import assert_conforms
 from .spec import extract
+from .test_wire_contract import FAQ, SENTIMENT, WEATHER
 
-SENTIMENT = [{"role": "user", "content": "Classify the sentiment: The blender is terrible, it broke in a day."}]
-FAQ = [{"role": "user", "content": "What are your support hours?"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string"},
-                "unit": {"type": ["string", "null"], "enum": ["celsius", "fahrenheit", None]},
-                "days": {"type": "integer", "minimum": 1, "maximum": 7},
-            },
-            "required": ["city", "unit", "days"],
-            "additionalProperties": False,
-        },
-        "strict": True,
-    },
-}
 SENTIMENT_SCHEMA = {
     "type": "json_schema",
     "json_schema": {
@@ -143,14 +124,14 @@ def test_validator_catches_what_openai_requires() -> None:
             "response_format": {"type": "json_object"},
         },
         {"messages": SENTIMENT, "response_format": SENTIMENT_SCHEMA},
-        {"tools": [WEATHER_TOOL], "tool_choice": "required"},
+        {"tools": [WEATHER], "tool_choice": "required"},
         {
-            "tools": [WEATHER_TOOL],
+            "tools": [WEATHER],
             "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
             "n": 2,
             "logprobs": True,
         },
-        {"tools": [WEATHER_TOOL], "tool_choice": "auto"},
+        {"tools": [WEATHER], "tool_choice": "auto"},
     ],
     ids=[
         "plain",
@@ -181,7 +162,7 @@ def test_chat_completion_conforms(http: httpx2.Client, extra: dict[str, Any]) ->
         {"messages": SENTIMENT, "logprobs": True, "top_logprobs": 2},
         {"max_tokens": 4, "stream_options": {"include_usage": True}},
         {"messages": SENTIMENT, "response_format": SENTIMENT_SCHEMA},
-        {"tools": [WEATHER_TOOL], "tool_choice": "required", "stream_options": {"include_usage": True}},
+        {"tools": [WEATHER], "tool_choice": "required", "stream_options": {"include_usage": True}},
     ],
     ids=["plain", "usage_n2", "logprobs", "length", "json_schema", "tool_call"],
 )
