@@ -257,14 +257,7 @@ def _check_parameters(function: FunctionDefinition, param: str) -> None:
             code="invalid_function_parameters",
         )
     if function.strict:
-        problem = strict_problems(parameters)
-        if problem is not None:
-            raise OpenAIError(
-                400,
-                f"Invalid schema for function '{function.name}': {problem}",
-                param=param,
-                code="invalid_function_parameters",
-            )
+        _refuse_strict(parameters, f"function '{function.name}'", param, "invalid_function_parameters")
 
 
 def _tool_param(body: ChatCompletionRequest, name: str) -> str:
@@ -289,15 +282,15 @@ def _response_schema(body: ChatCompletionRequest) -> tuple[str | None, str]:
     spec = fmt.json_schema
     schema = spec.json_schema if spec.json_schema is not None else {}
     if spec.strict:
-        problem = strict_problems(schema)
-        if problem is not None:
-            raise OpenAIError(
-                400,
-                f"Invalid schema for response_format '{spec.name}': {problem}",
-                param="response_format",
-                code="invalid_json_schema",
-            )
+        _refuse_strict(schema, f"response_format '{spec.name}'", "response_format", "invalid_json_schema")
     return json.dumps(schema), spec.name
+
+
+def _refuse_strict(schema: object, what: str, param: str, code: str) -> None:
+    """OpenAI's 400 for a strict schema it would not accept (structured outputs' rules)."""
+    problem = strict_problems(schema)
+    if problem is not None:
+        raise OpenAIError(400, f"Invalid schema for {what}: {problem}", param=param, code=code)
 
 
 def _schema_error(exc: SchemaError, what: str, param: str) -> OpenAIError:
