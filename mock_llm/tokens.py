@@ -19,14 +19,15 @@ script of ``data/multilingual.jsonl``. ``BACKEND`` says which is in use.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
+import importlib.util
 import math
 import os
 import re
 import tempfile
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,8 +77,18 @@ def _load_encoding() -> tiktoken.Encoding | None:
     )
 
 
-_ENCODING = _load_encoding()
-BACKEND = "tiktoken cl100k_base" if _ENCODING is not None else "approximate"
+HAVE_TIKTOKEN = importlib.util.find_spec("tiktoken") is not None
+BACKEND = "tiktoken cl100k_base" if HAVE_TIKTOKEN else "approximate"
+
+
+@functools.cache
+def _encoding() -> tiktoken.Encoding:
+    """cl100k_base, loaded on first use (a tenth of a second) rather than when the kit is imported."""
+    encoding = _load_encoding()
+    assert encoding is not None, "only called when tiktoken is installed"
+    return encoding
+
+
 _SHORT = 4096  # texts up to this length are cached; longer one-off inputs are not
 
 
@@ -85,16 +96,14 @@ _SHORT = 4096  # texts up to this length are cached; longer one-off inputs are n
 
 
 def _exact_ids(text: str) -> list[int]:
-    assert _ENCODING is not None
-    return _ENCODING.encode_ordinary(text)
+    return _encoding().encode_ordinary(text)
 
 
 def _exact_pieces(text: str) -> tuple[str, ...]:
     """Tokens as text; a character split across tokens (CJK, emoji) stays whole in one piece."""
     pieces: list[str] = []
     pending = b""
-    assert _ENCODING is not None
-    for chunk in _ENCODING.decode_tokens_bytes(_exact_ids(text)):
+    for chunk in _encoding().decode_tokens_bytes(_exact_ids(text)):
         pending += chunk
         try:
             pieces.append(pending.decode("utf-8"))
@@ -107,12 +116,11 @@ def _exact_pieces(text: str) -> tuple[str, ...]:
 
 
 def _exact_truncate(text: str, max_tokens: int) -> tuple[str, bool]:
-    assert _ENCODING is not None
     ids = _exact_ids(text)
     if len(ids) <= max_tokens:
         return text, False
     # A character whose bytes straddle the cut is left out, as the API's streamed text does.
-    cut = b"".join(_ENCODING.decode_tokens_bytes(ids[:max_tokens]))
+    cut = b"".join(_encoding().decode_tokens_bytes(ids[:max_tokens]))
     return cut.decode("utf-8", "ignore"), True
 
 
@@ -186,16 +194,16 @@ def _approx_pieces(text: str) -> tuple[tuple[str, int], ...]:
 # --- the interface -----------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=16384)
 def _pieces_cached(text: str) -> tuple[str, ...]:
-    if _ENCODING is not None:
+    if HAVE_TIKTOKEN:
         return _exact_pieces(text)
     return tuple(piece for piece, _ in _approx_pieces(text))
 
 
-@lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=65536)
 def _count_cached(text: str) -> int:
-    return len(_exact_ids(text)) if _ENCODING is not None else approximate_count(text)
+    return len(_exact_ids(text)) if HAVE_TIKTOKEN else approximate_count(text)
 
 
 def tokenize(text: str) -> tuple[str, ...]:
@@ -218,7 +226,7 @@ def count_tokens(text: str) -> int:
 
 def encode(text: str) -> list[int]:
     """The cl100k_base token ids of ``text`` (the approximation has no ids: it raises)."""
-    if _ENCODING is None:  # pragma: no cover - only without tiktoken
+    if not HAVE_TIKTOKEN:  # pragma: no cover - only without tiktoken
         raise RuntimeError("token ids need tiktoken, which is not installed")
     return _exact_ids(text)
 
@@ -231,10 +239,10 @@ def decode(ids: Sequence[int]) -> str:
                 f"token id {token} at position {position} is not in the vocabulary "
                 f"(0-{VOCAB_SIZE - 1}, except {min(UNUSED_IDS)} and {min(UNUSED_IDS - {100256})}-{max(UNUSED_IDS)})"
             )
-    if _ENCODING is None:  # pragma: no cover - only without tiktoken
+    if not HAVE_TIKTOKEN:  # pragma: no cover - only without tiktoken
         # No vocabulary: each id becomes a stable made-up word (counts stay right; meaning is lost).
         return " ".join(f"t{t}" for t in ids)
-    raw: bytes = _ENCODING.decode_bytes(list(ids))
+    raw: bytes = _encoding().decode_bytes(list(ids))
     return raw.decode("utf-8", "replace")
 
 
@@ -282,7 +290,7 @@ def count_chat_tokens(messages: Sequence[tuple[str, str, str | None]]) -> int:
 
 def truncate(text: str, max_tokens: int) -> tuple[str, bool]:
     """The first ``max_tokens`` tokens of ``text`` and whether anything was cut."""
-    if _ENCODING is not None:
+    if HAVE_TIKTOKEN:
         return _exact_truncate(text, max_tokens)
     return approximate_truncate(text, max_tokens)
 
