@@ -29,9 +29,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from .errors import validation_error
+from .tokens import ENDOFTEXT
 
 MAX_STR = 2_000_000  # characters in one field; whole bodies are capped by the size guard
-ENDOFTEXT = "<|endoftext|>"
 
 
 class _Body(BaseModel):
