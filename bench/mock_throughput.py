@@ -12,6 +12,7 @@ and each scenario's ratio to the ceiling measured in the same run. Needs wrk
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -37,10 +38,13 @@ wrk.body = [[%s]]
 
 # Every request a different prompt: the kit's questions and the handout's sentiment prompt
 # over the kit's texts, each with a request number inside, so no answer can be reused.
+# Each wrk run starts its numbers where no earlier run (warm-up included) went: wrk
+# restarts its Lua state per run, and numbers from 0 again would replay prompts the
+# mock's caches already hold.
 VARIED_LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local parts = {%s}
-local n = 0
+local n = %d
 request = function()
   n = n + 1
   local i = (n %% #parts) + 1
@@ -66,8 +70,12 @@ def varied_bodies(limit: int = 400) -> list[tuple[str, str]]:
     return out
 
 
+RUN_NUMBERS = itertools.count(0, 100_000_000)
+
+
 def varied_lua() -> str:
-    return VARIED_LUA % ", ".join(f"{{[==[{a}]==], [==[{b}]==]}}" for a, b in varied_bodies())
+    parts = ", ".join(f"{{[==[{a}]==], [==[{b}]==]}}" for a, b in varied_bodies())
+    return VARIED_LUA % (parts, next(RUN_NUMBERS))
 
 
 def free_port() -> int:
