@@ -28,6 +28,7 @@ Part = Literal["core", "stretch"]
 LABS: dict[str, str] = {
     "01": "01_production_api",
     "02": "02_semantic_cache",
+    "03": "03_error_boundaries",
 }
 
 EXPECTATIONS = Path(__file__).resolve().parent / "expectations"

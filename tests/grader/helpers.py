@@ -9,7 +9,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 LABS = ROOT / "labs"
-STEMS = {"01": "01_production_api", "02": "02_semantic_cache"}
+STEMS = {"01": "01_production_api", "02": "02_semantic_cache", "03": "03_error_boundaries"}
 
 
 def cli_check(*notebooks: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
