@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -143,14 +144,60 @@ def make_fallbacks(ns: Namespace, names: tuple[str, ...] | list[str], time: Fake
     return made
 
 
+def own_fallbacks(ns: Namespace, names: tuple[str, ...] | list[str], time: FakeTime) -> list[Any]:
+    """The grader's own simple fallbacks, named like the notebook's: exercise 1's checks test the boundary alone,
+    before exercises 2 and 3 are written."""
+
+    class Retry(ns.Fallback):  # type: ignore[misc,name-defined]
+        name, degraded = "rate_limit", False
+
+        def can_handle(self, error: BaseException) -> bool:
+            return isinstance(error, openai.RateLimitError)
+
+        async def execute(self, request: Any, error: BaseException, call: Any) -> Any:
+            for _ in range(3):
+                await time.sleep(float(error.response.headers.get("retry-after", 1.0)))  # type: ignore[attr-defined]
+                try:
+                    return ns.Answer(await call(request), source=self.name, degraded=False)
+                except openai.RateLimitError as exc:
+                    error = exc
+            raise error
+
+    class Cheaper(ns.Fallback):  # type: ignore[misc,name-defined]
+        name, degraded = "timeout", True
+
+        def can_handle(self, error: BaseException) -> bool:
+            return isinstance(error, openai.APITimeoutError | TimeoutError)
+
+        async def execute(self, request: Any, error: BaseException, call: Any) -> Any:
+            quicker = replace(request, model=CHEAP, timeout=min(3.0, request.timeout))
+            return ns.Answer(await call(quicker), source=self.name, degraded=True)
+
+    class Canned(ns.Fallback):  # type: ignore[misc,name-defined]
+        name, degraded = "template", True
+
+        def can_handle(self, error: BaseException) -> bool:
+            return isinstance(error, openai.APIError | TimeoutError | ns.InvalidResponse)
+
+        async def execute(self, request: Any, error: BaseException, call: Any) -> Any:
+            return ns.Answer("a canned answer", source=self.name, degraded=True)
+
+    kinds = {"rate_limit": Retry, "timeout": Cheaper, "template": Canned}
+    return [kinds[name]() for name in names]
+
+
 def make_boundary(
-    ns: Namespace, names: tuple[str, ...] | list[str], time: FakeTime, deadline: float | None = None
+    ns: Namespace,
+    names: tuple[str, ...] | list[str],
+    time: FakeTime,
+    deadline: float | None = None,
+    own: bool = False,
 ) -> Any:
     kwargs: dict[str, Any] = {"clock": time}
     if deadline is not None:
         kwargs["deadline"] = deadline
     boundary = call("ErrorBoundary(clock=...)", ns.ErrorBoundary, **kwargs)
-    for fallback in make_fallbacks(ns, names, time):
+    for fallback in (own_fallbacks if own else make_fallbacks)(ns, names, time):
         call("ErrorBoundary.add_fallback", boundary.add_fallback, fallback)
     return boundary
 
@@ -184,11 +231,18 @@ def metrics_view(metrics: Any) -> Plain:
 
 
 def run_requests(
-    ns: Namespace, fallbacks: tuple[str, ...] | list[str], scripts: list[list[str]], deadline: float | None = None
+    ns: Namespace,
+    fallbacks: tuple[str, ...] | list[str],
+    scripts: list[list[str]],
+    deadline: float | None = None,
+    own: bool = False,
 ) -> Plain:
-    """Each script's request through one boundary, one after another: outcomes, calls, sleeps, metrics."""
+    """Each script's request through one boundary, one after another: outcomes, calls, sleeps, metrics.
+
+    ``own``: the grader's fallbacks instead of the notebook's (exercise 1 tests the boundary alone).
+    """
     time = FakeTime()
-    boundary = make_boundary(ns, fallbacks, time, deadline)
+    boundary = make_boundary(ns, fallbacks, time, deadline, own)
     results = []
 
     async def go() -> None:
@@ -221,8 +275,11 @@ def words(outcome: Plain) -> str:
 
 
 def compare_requests(learner: Namespace, ref: Reference, fallbacks: tuple[str, ...], scripts: list[list[str]]) -> Plain:
-    expected = ref.value(("boundary", fallbacks, scripts), lambda r: run_requests(r, fallbacks, scripts))
-    got = run_requests(learner, fallbacks, scripts)
+    """Exercise 1: the notebook's boundary with the grader's own fallbacks, against the reference's."""
+    expected = ref.value(
+        ("own fallbacks", fallbacks, scripts), partial(run_requests, fallbacks=fallbacks, scripts=scripts, own=True)
+    )
+    got = run_requests(learner, fallbacks, scripts, own=True)
     for index, (want, have) in enumerate(zip(expected["requests"], got["requests"], strict=True)):
         if tuple(want["outcome"]) != tuple(have["outcome"]):
             raise CheckFailed(
@@ -392,8 +449,8 @@ def metrics(learner: Namespace, ref: Reference) -> None:
         if got["metrics"][key] != value:
             raise CheckFailed(
                 f"metrics[{key!r}] is wrong." + METRIC_CAUSES[key],
-                input=f"7 requests through rate_limit, timeout and template fallbacks (fake clock); primary steps "
-                f"{story}",
+                input=f"7 requests through simple rate_limit, timeout and template fallbacks (fake clock); primary "
+                f"steps {story}",
                 expected=value,
                 actual=got["metrics"][key],
             )
@@ -428,9 +485,9 @@ def unhandled(learner: Namespace, ref: Reference) -> None:
     ]
     for fallbacks, steps, why in cases:
         expected = ref.value(
-            ("boundary", fallbacks, [steps]), partial(run_requests, fallbacks=fallbacks, scripts=[steps])
+            ("own fallbacks", fallbacks, [steps]), partial(run_requests, fallbacks=fallbacks, scripts=[steps], own=True)
         )
-        got = run_requests(learner, fallbacks, [steps])
+        got = run_requests(learner, fallbacks, [steps], own=True)
         want, have = tuple(expected["requests"][0]["outcome"]), tuple(got["requests"][0]["outcome"])
         same_class = have[0] == "raised" and have[1] == want[1]
         # After retries, re-raising the last 429 instead of the first is as good: both say "rate limited".
