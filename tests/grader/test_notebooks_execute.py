@@ -219,6 +219,30 @@ async def classify_sentiment(client, text, *, model=DEFAULT_MODEL, timeout=10.0)
     await asyncio.sleep(3600)
 '''
 
+BLOCKING_RATE_LIMIT = '''
+class RateLimitFallback(Fallback):
+    """A first attempt: "wait and retry" with time.sleep, the way synchronous code does it."""
+
+    name = "rate_limit"
+    degraded = False
+
+    def __init__(self, max_attempts=3, base_delay=0.5, max_delay=8.0, *, sleep=asyncio.sleep, rng=None,
+                 clock=time.monotonic):
+        self.max_attempts = max_attempts
+
+    def can_handle(self, error):
+        return isinstance(error, openai.RateLimitError)
+
+    async def execute(self, request, error, call):
+        for _ in range(self.max_attempts):
+            time.sleep(2)  # blocks the event loop: every other request waits too
+            try:
+                return Answer(await call(request), source=self.name)
+            except openai.RateLimitError as exc:
+                error = exc
+        raise error
+'''
+
 NAIVE = {
     # (lab, {solution cell grade_id: replacement source}, a phrase the demos must print)
     "02-python-loop": (
@@ -240,6 +264,7 @@ NAIVE = {
         "stopped early",
     ),
     "01-upstream-hangs": ("01", {"01-classify-solution": HANGING_CLASSIFY}, "Stopped early"),
+    "03-blocking-backoff": ("03", {"03-rate-limit-solution": BLOCKING_RATE_LIMIT}, "Stopped early"),
 }
 
 
