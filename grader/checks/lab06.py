@@ -1024,6 +1024,23 @@ class Scripted(httpx2.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
+STALLED = object()
+
+
+async def settle(coro: Any) -> Any:
+    """The coroutine's result or exception; STALLED if it sits idle (a real sleep, a wait for nothing)."""
+    task = asyncio.ensure_future(coro)
+    if await until_done_or_idle([task]):
+        task.cancel()
+        return STALLED
+    try:
+        return task.result()
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        return exc
+
+
 @dataclass
 class Script:
     what: str
@@ -1102,17 +1119,20 @@ def resilient(learner: Namespace, ref: Reference) -> None:
             clock = VirtualClock()
             client = sdk_client(transport)
             mock.set_faults(script=script.faults)
-            try:
-                result: Any = await learner.resilient_ask(client, prompt, sleep=clock.sleep, **script.kwargs)
-            except NotImplementedError:
-                raise
-            except Exception as exc:
-                result = exc
+            result = await settle(learner.resilient_ask(client, prompt, sleep=clock.sleep, **script.kwargs))
             out.append((script, result, clock.sleeps, transport.timeouts))
         return out
 
     truth = run_async(Streams().truth(prompt), "the fault-free answer")
     for script, result, sleeps, timeouts in run_async(run(), "resilient_ask on scripted faults"):
+        if result is STALLED:
+            raise CheckFailed(
+                "resilient_ask did not finish: it waits in real time. Wait with the `sleep` it is given (the checks "
+                "give a virtual clock's), never asyncio.sleep or time.sleep directly.",
+                input=script.what,
+                expected="an answer, with every wait on the injected sleep",
+                actual="still waiting in real time (checked by idleness, not by a deadline)",
+            )
         if script.answer == "BadRequestError":
             if not isinstance(result, openai.BadRequestError) or timeouts != [5.0] or sleeps:
                 raise CheckFailed(

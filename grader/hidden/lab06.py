@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 from typing import Any
 
 from mock_llm import InProcessMock, Settings
@@ -16,7 +15,8 @@ from ..registry import CheckFailed, Namespace, check
 
 RATE, PROMPTS_PER_SEED = 0.3, 120
 HYPOTHESIS = {"min_success_rate": 0.99, "max_fallback_rate": 0.05, "max_p95": 6.0}
-SEEDS = random.Random(2026).sample(range(1, 10_000), 2)  # generated once, the same for every submission
+# Seeds on which the reference needs its fallback (1 to 3% of requests), so that a call without one fails.
+SEEDS = [5, 9]
 
 
 def prompts() -> list[str]:
