@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import random
 from dataclasses import replace
 from functools import partial
@@ -82,7 +83,9 @@ def sdk_error(step: str, ns: Namespace | None = None) -> BaseException:
         return openai.APIConnectionError(request=request)
     if step == "invalid":
         assert ns is not None
-        return ns.InvalidResponse("the response is not JSON")  # type: ignore[no-any-return]
+        error = ns.InvalidResponse("the response is not JSON")
+        error.__cause__ = ValueError("Expecting value: line 1 column 1 (char 0)")  # as `raise ... from exc` sets it
+        return error  # type: ignore[no-any-return]
     if step == "bug":
         return TypeError("'NoneType' object is not subscriptable")
     raise ValueError(f"unknown step {step!r}")
@@ -102,6 +105,7 @@ class Script:
         self.time = time or FakeTime()
         self.calls: list[tuple[str, float]] = []
         self.raised: list[BaseException] = []
+        self.causes: list[BaseException | None] = []  # each raised error's __cause__, as raised
 
     async def __call__(self, request: Any) -> str:
         self.calls.append((str(request.model), round(float(request.timeout), 6)))
@@ -118,6 +122,7 @@ class Script:
             return f"answer to {request.prompt!r} from {request.model}"
         error = sdk_error(step, self.ns)
         self.raised.append(error)
+        self.causes.append(error.__cause__)
         raise error
 
 
@@ -186,6 +191,20 @@ def own_fallbacks(ns: Namespace, names: tuple[str, ...] | list[str], time: FakeT
     return [kinds[name]() for name in names]
 
 
+async def execute(fallback: Any, what: str, *args: Any) -> Any:
+    """``await fallback.execute(*args)``; a clear failure when execute is not async (the handout's was not)."""
+    pending = fallback.execute(*args)
+    if not inspect.isawaitable(pending):
+        raise CheckFailed(
+            f"{what}.execute is not async: the boundary awaits it. Write async def execute(self, request, error, "
+            "call).",
+            input=f"{what}.execute(request, error, call)",
+            expected="a coroutine to await",
+            actual=f"{type(pending).__name__} returned at once",
+        )
+    return await pending
+
+
 def make_boundary(
     ns: Namespace,
     names: tuple[str, ...] | list[str],
@@ -206,7 +225,17 @@ def describe_outcome(ns: Namespace, outcome: Any, script: Script) -> Plain:
     """An answer or an exception as plain data, for comparison with the reference's."""
     if isinstance(outcome, BaseException):
         original = bool(script.raised) and outcome is script.raised[0]
+        if original and outcome.__cause__ is not script.causes[0]:
+            return ("raised", type(outcome).__name__, "the primary's own error, with its cause replaced")
         return ("raised", type(outcome).__name__, "the primary's own error" if original else "another exception")
+    if inspect.iscoroutine(outcome):
+        name = outcome.__qualname__
+        outcome.close()
+        raise CheckFailed(
+            f"A coroutine was called but never awaited, so its work never ran ({name}): a missing await?",
+            expected=f"an Answer, from await {name}(...)",
+            actual=f"{name}(...) without await: the coroutine itself came back as the answer",
+        )
     if not isinstance(outcome, ns.Answer):
         return ("returned", repr(outcome)[:120])
     return ("answer", outcome.text, outcome.source, outcome.degraded)
@@ -296,6 +325,8 @@ def _outcome_cause(want: Plain, have: Plain) -> str:
         return " The error must reach the caller: no fallback here can handle it (a bug is not a provider failure)."
     if want[0] == "answer" and have[0] == "raised":
         return f" A fallback ({want[2]}) should have answered."
+    if want[0] == "raised" and have[0] == "raised" and have[2].endswith("cause replaced"):
+        return " Raise the primary's error as it is (raise error): `from None` (or `from` anything) replaces its cause."
     if want[0] == "raised" and have[0] == "raised":
         return " Raise the primary's own error (raise error), not a new exception."
     if want[0] == "answer" and have[0] == "answer" and want[2] != have[2]:
@@ -349,7 +380,7 @@ def spy_fallbacks(ns: Namespace, plan: list[tuple[str, bool, str]], log: list[Pl
         async def execute(self, request: Any, error: BaseException, call: Any) -> Any:
             log.append((self.name, type(error).__name__, call is log[0]))
             if self.result == "fail":
-                raise sdk_error("503")
+                raise sdk_error("conn")  # not the primary's class: the next fallback must still get the primary's
             return ns.Answer(f"answer from {self.name}", source=self.name, degraded=True)
 
     return [Spy(*entry) for entry in plan]
@@ -380,6 +411,33 @@ def run_order(ns: Namespace, plan: list[tuple[str, bool, str]]) -> Plain:
 
     outcome = run_async(go(), "ErrorBoundary.execute with recording fallbacks")
     return {"executed": [list(entry) for entry in log[1:]], "outcome": describe_outcome(ns, outcome, script)}
+
+
+def run_cancelled(ns: Namespace) -> Plain:
+    """A primary whose task is cancelled (asyncio.CancelledError, a BaseException), and a fallback that handles all."""
+    time = FakeTime()
+
+    async def cancelled(request: Any) -> str:
+        raise asyncio.CancelledError()
+
+    log: list[Plain] = [cancelled]
+    boundary = call("ErrorBoundary(clock=...)", ns.ErrorBoundary, clock=time)
+    for spy in spy_fallbacks(ns, [("A", True, "ok")], log):
+        call("ErrorBoundary.add_fallback", boundary.add_fallback, spy)
+
+    async def go() -> str:
+        try:
+            outcome = await boundary.execute(cancelled, ns.Request("question", timeout=10.0))
+        except NotImplementedError:
+            raise
+        except asyncio.CancelledError:
+            return "CancelledError reached the caller"
+        except Exception as exc:
+            return f"raised {type(exc).__name__}"
+        return f"returned {repr(outcome)[:120]}"
+
+    outcome = run_async(go(), "ErrorBoundary.execute with a cancelled primary")
+    return {"executed": [entry[0] for entry in log[1:]], "outcome": outcome}
 
 
 @check(
@@ -421,6 +479,16 @@ def fallback_order(learner: Namespace, ref: Reference) -> None:
                 expected=words(expected["outcome"]),
                 actual=words(got["outcome"]),
             )
+    expected = ref.value(("order", "cancelled"), run_cancelled)
+    got = run_cancelled(learner)
+    if got != expected:
+        raise CheckFailed(
+            "A cancelled task is not a provider failure: catch Exception, not BaseException (or a bare except), so "
+            "that asyncio.CancelledError and Ctrl-C reach the caller without any fallback answering for them.",
+            input="the primary raises asyncio.CancelledError; fallback A can handle any error and answers",
+            expected=f"{expected['outcome']}; execute called on {expected['executed'] or 'none'}",
+            actual=f"{got['outcome']}; execute called on {got['executed'] or 'none'}",
+        )
 
 
 METRICS_SCRIPTS = [
@@ -481,6 +549,7 @@ def unhandled(learner: Namespace, ref: Reference) -> None:
         (FALLBACKS, ["bug"], "a TypeError is a bug in our code: no fallback may hide it"),
         (("rate_limit", "timeout"), ["500"], "no fallback here handles a 500"),
         ((), ["503"], "a boundary without fallbacks"),
+        (("timeout",), ["invalid"], "an InvalidResponse raised from the JSON error: its cause must stay attached"),
         (("rate_limit",), ["429:1", "429:1", "429:1", "429:1"], "the rate limit outlasts every attempt"),
     ]
     for fallbacks, steps, why in cases:
@@ -582,8 +651,10 @@ def run_backoff(ns: Namespace, steps: list[str], error: str, max_attempts: int, 
 
     async def go() -> Any:
         try:
-            return await fallback.execute(ns.Request("question", timeout=10.0), sdk_error(error), script)
-        except NotImplementedError:
+            return await execute(
+                fallback, "RateLimitFallback", ns.Request("question", timeout=10.0), sdk_error(error), script
+            )
+        except (NotImplementedError, CheckFailed):
             raise
         except Exception as exc:
             return exc
@@ -628,8 +699,10 @@ def backoff(learner: Namespace, ref: Reference) -> None:
     # No retry-after: exponential caps 0.5, 1, 2, 4, 4 (max_delay 4) and equal jitter in [cap / 2, cap].
     caps = [0.5, 1.0, 2.0, 4.0, 4.0]
     firsts = set()
+    by_seed: dict[int, list[float]] = {}
     for seed in range(12):
         got = run_backoff(learner, ["429"] * 10, "429", 5, seed)
+        by_seed[seed] = got["sleeps"]
         if got["calls"] != 5 or got["outcome"][:2] != ("raised", "RateLimitError"):
             raise CheckFailed(
                 "Attempts are not bounded: make at most max_attempts calls, then raise the last 429.",
@@ -658,6 +731,15 @@ def backoff(learner: Namespace, ref: Reference) -> None:
             input="the first wait of 12 RateLimitFallbacks with rng=random.Random(0), ..., random.Random(11)",
             expected="12 different waits in [0.25, 0.5]",
             actual=sorted(firsts),
+        )
+    replay = run_backoff(learner, ["429"] * 10, "429", 5, 3)["sleeps"]
+    if replay != by_seed[3]:
+        raise CheckFailed(
+            "The waits do not come from self.rng: a run seeded the same must wait the same. Draw with "
+            "self.rng.uniform, not the global random.uniform.",
+            input="two RateLimitFallbacks with rng=random.Random(3); every call answers 429 without retry-after",
+            expected=f"the same waits twice: {by_seed[3]}",
+            actual=f"{by_seed[3]}, then {replay}",
         )
     got = run_backoff(learner, ["500"], "429:1", 3, 0)
     if got["outcome"][:2] != ("raised", "InternalServerError") or got["calls"] != 1:
@@ -689,17 +771,19 @@ def backoff_concurrent(learner: Namespace, ref: Reference) -> None:
     async def one(index: int) -> Any:
         nonlocal started
         started += 1
-        return await fallback.execute(learner.Request(f"question {index}"), sdk_error("429:0.5"), primary)
+        # 0.1 s: 20 blocking time.sleep calls take 2 s, under run_async's 3 s watchdog, so the order of events
+        # below names the cause (a watchdog would call an event loop asleep in time.sleep "idle")
+        return await fallback.execute(learner.Request(f"question {index}"), sdk_error("429:0.1"), primary)
 
     async def go() -> list[Any]:
         return await asyncio.gather(*(one(i) for i in range(20)), return_exceptions=True)
 
-    outcomes = run_async(go(), "20 RateLimitFallback.execute at once, each after a 429 with retry-after 0.5 s")
+    outcomes = run_async(go(), "20 RateLimitFallback.execute at once, each after a 429 with retry-after 0.1 s")
     failed = [o for o in outcomes if isinstance(o, BaseException)]
     if failed:
         raise CheckFailed(
             "RateLimitFallback.execute raised instead of waiting and calling again.",
-            input="a 429 with retry-after 0.5, then the call answers",
+            input="a 429 with retry-after 0.1, then the call answers",
             expected="20 answers",
             actual=f"{type(failed[0]).__name__}: {failed[0]}"[:200],
         )
@@ -707,7 +791,7 @@ def backoff_concurrent(learner: Namespace, ref: Reference) -> None:
         raise CheckFailed(
             "The waits ran one after another: something blocks the event loop while a request waits (time.sleep in "
             "async code?). Use await self.sleep(seconds).",
-            input="20 requests, each waiting 0.5 s after a 429, started together",
+            input="20 requests, each waiting 0.1 s after a 429, started together",
             expected="all 20 waiting before the first one calls again",
             actual=f"{seen_at_first_call[0] if seen_at_first_call else 0} started when the first called again",
         )
@@ -729,10 +813,14 @@ def run_timeout(ns: Namespace, model: str, timeout: float, request_timeout: floa
 
     async def go() -> Any:
         try:
-            return await fallback.execute(
-                ns.Request("question", model="gpt-4", timeout=request_timeout), sdk_error("timeout"), script
+            return await execute(
+                fallback,
+                "TimeoutFallback",
+                ns.Request("question", model="gpt-4", timeout=request_timeout),
+                sdk_error("timeout"),
+                script,
             )
-        except NotImplementedError:
+        except (NotImplementedError, CheckFailed):
             raise
         except Exception as exc:
             return exc
@@ -875,8 +963,8 @@ def _template_answer(ns: Namespace, prompt: str) -> Plain:
 
     async def go() -> Any:
         try:
-            return await fallback.execute(ns.Request(prompt), sdk_error("503"), script)
-        except NotImplementedError:
+            return await execute(fallback, "TemplateFallback", ns.Request(prompt), sdk_error("503"), script)
+        except (NotImplementedError, CheckFailed):
             raise
         except Exception as exc:
             return exc
@@ -886,12 +974,20 @@ def _template_answer(ns: Namespace, prompt: str) -> Plain:
 
 # --- S1: the deadline ----------------------------------------------------------------------------------
 
-DEADLINE_CASES: list[tuple[tuple[str, ...], list[str], str]] = [
-    (("timeout", "template"), ["hang:30"], "the primary hangs 30 s"),
-    (("rate_limit", "template"), ["429:3", "429:3"], "429 with retry-after 3 s, twice"),
-    (("timeout", "template"), ["hang:4", "ok"], "the primary times out after 4 s; the cheaper model would answer"),
-    (("rate_limit", "timeout", "template"), ["429:1", "hang:30"], "a 429 (retry-after 1 s), then the retry hangs"),
-    (("rate_limit", "template"), ["429:1", "ok"], "a 429 (retry-after 1 s), then an answer"),
+DEADLINE_CASES: list[tuple[tuple[str, ...], list[str], str, float]] = [
+    (("timeout", "template"), ["hang:30"], "the primary hangs 30 s", 5.0),
+    (("rate_limit", "template"), ["429:3", "429:3"], "429 with retry-after 3 s, twice", 5.0),
+    (("timeout", "template"), ["hang:4", "ok"], "the primary answers after 4 s, inside the deadline", 5.0),
+    (("rate_limit", "timeout", "template"), ["429:1", "hang:30"], "a 429 (retry-after 1 s), then the retry hangs", 5.0),
+    (("rate_limit", "template"), ["429:1", "ok"], "a 429 (retry-after 1 s), then an answer", 5.0),
+    (("rate_limit", "template"), ["429:5"], "a 429 asking for exactly the 5 s left", 5.0),
+    # The primary's own 10 s timeout ends 2 s before the deadline: the cheaper model's 3 s must shrink to 2 s.
+    (
+        ("timeout", "template"),
+        ["hang:30", "hang:30"],
+        "the primary times out after 10 s, the cheaper model hangs",
+        12.0,
+    ),
 ]
 
 
@@ -906,18 +1002,17 @@ DEADLINE_CASES: list[tuple[tuple[str, ...], list[str], str]] = [
 )
 @names_unawaited
 def deadline(learner: Namespace, ref: Reference) -> None:
-    for fallbacks, steps, what in DEADLINE_CASES:
-        expected = ref.value(
-            ("deadline", fallbacks, steps), partial(run_requests, fallbacks=fallbacks, scripts=[steps], deadline=5.0)
-        )
-        got = run_requests(learner, fallbacks, [steps], 5.0)
-        where = f"ErrorBoundary(deadline=5.0) with fallbacks {list(fallbacks)}; {what}"
-        if got["elapsed"] > 5.0 + 1e-6:
+    for fallbacks, steps, what, seconds in DEADLINE_CASES:
+        key = ("deadline", fallbacks, steps) if seconds == 5.0 else ("deadline", fallbacks, steps, seconds)
+        expected = ref.value(key, partial(run_requests, fallbacks=fallbacks, scripts=[steps], deadline=seconds))
+        got = run_requests(learner, fallbacks, [steps], seconds)
+        where = f"ErrorBoundary(deadline={seconds}) with fallbacks {list(fallbacks)}; {what}"
+        if got["elapsed"] > seconds + 1e-6:
             raise CheckFailed(
                 "The request ran past its deadline: every call's timeout must be cut to the time left (within), and "
                 "no wait may end after the deadline.",
                 input=where,
-                expected="finished within 5.0 s (fake clock)",
+                expected=f"finished within {seconds} s (fake clock)",
                 actual=f"finished after {got['elapsed']} s; calls (model, timeout): {got['requests'][0]['calls']}; "
                 f"waits: {got['sleeps']}",
             )
@@ -962,9 +1057,11 @@ def run_breaker(ns: Namespace, steps: list[Step], **settings: Any) -> Plain:
                 rows.append(("wait", step[1], None, str(breaker.state)))
                 continue
             script = Script(ns, [step[1]], time)
+            request = ns.Request("question")
             try:
-                await breaker.call(script, ns.Request("question"))
-                result = "ok"
+                value = await breaker.call(script, request)
+                answer = f"answer to {request.prompt!r} from {request.model}"
+                result = "ok" if value == answer else f"returned {repr(value)[:60]}, not the call's result"
             except NotImplementedError:
                 raise
             except Exception as exc:
@@ -1086,6 +1183,18 @@ def breaker_recover(learner: Namespace, ref: Reference) -> None:
             expected=expected,
             actual=got,
         )
+    got = _two_probes(learner)
+    expected = ref.value(("breaker", "two probes"), _two_probes)
+    for index, (want, have) in enumerate(zip(expected, got, strict=True)):
+        if want != have:
+            raise CheckFailed(
+                "While half-open, at most half_open_probes calls may be in flight: a probe that ends in a bug frees "
+                "its slot, and each new half-open period starts with every slot free.",
+                input="CircuitBreaker(min_calls=1, cooldown=10, half_open_probes=2): "
+                + "; ".join(TWO_PROBES[: index + 1]),
+                expected=want,
+                actual=have,
+            )
 
 
 def _probes(ns: Namespace) -> Plain:
@@ -1121,7 +1230,9 @@ def _probes(ns: Namespace) -> Plain:
             except NotImplementedError:
                 raise
             except Exception as exc:
-                return "refused" if isinstance(exc, ns.CircuitOpen) else type(exc).__name__
+                if isinstance(exc, ns.CircuitOpen):
+                    return f"refused (retry_after {round(float(exc.retry_after), 6)})"
+                return type(exc).__name__
 
         tasks = [asyncio.ensure_future(one()) for _ in range(3)]
         for _ in range(5):
@@ -1131,3 +1242,85 @@ def _probes(ns: Namespace) -> Plain:
         return [*sorted(results), f"calls made: {calls}", f"state: {breaker.state}"]
 
     return run_async(go(), "three calls at once on a half-open CircuitBreaker")
+
+
+TWO_PROBES = [
+    "a 500 opens the circuit; 10 s later P1, P2 and P3 are called at once",
+    "P1 ends in a bug (TypeError); then P4 and P5 are called at once",
+    "P2 fails (500) and opens the circuit again; then P4 ends in a bug; 10 s later Q1, Q2 and Q3 are called at once",
+    "Q1 and Q2 answer",
+]
+
+
+def _two_probes(ns: Namespace) -> Plain:
+    """Half-open with two probe slots: what each call gets, after each stage of TWO_PROBES."""
+    time = FakeTime()
+    breaker = call(
+        "CircuitBreaker(...)",
+        ns.CircuitBreaker,
+        failure_threshold=0.5,
+        window=4,
+        min_calls=1,
+        cooldown=10.0,
+        half_open_probes=2,
+        clock=time,
+    )
+
+    async def go() -> list[str]:
+        gates = {name: asyncio.Event() for name in ("P1", "P2", "Q")}
+        made: list[str] = []
+
+        def primary(name: str, gate: str, end: str) -> Any:
+            async def fn(request: Any) -> str:
+                made.append(name)
+                await gates[gate].wait()
+                if end != "ok":
+                    raise sdk_error(end)
+                return "ok"
+
+            return fn
+
+        async def one(name: str, gate: str, end: str) -> str:
+            try:
+                await breaker.call(primary(name, gate, end), ns.Request(name))
+                return f"{name} answered"
+            except NotImplementedError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, ns.CircuitOpen):
+                    return f"{name} refused (retry_after {round(float(exc.retry_after), 6)})"
+                return f"{name} raised {type(exc).__name__}"
+
+        async def settle() -> None:
+            for _ in range(5):
+                await asyncio.sleep(0)
+
+        def stage(tasks: list[Any]) -> str:
+            done = sorted(task.result() for task in tasks if task.done())
+            return f"{', '.join(done) or 'nothing ended'}; calls made: {made}; state {breaker.state!r}"
+
+        with contextlib.suppress(Exception):
+            await breaker.call(Script(ns, ["500"], time), ns.Request("q"))
+        time.now += 10.0
+        first = [
+            asyncio.ensure_future(one(*args)) for args in (("P1", "P1", "bug"), ("P2", "P2", "500"), ("P3", "P2", "ok"))
+        ]
+        await settle()
+        rows = [stage(first)]
+        gates["P1"].set()
+        await settle()
+        second = [asyncio.ensure_future(one(*args)) for args in (("P4", "P2", "bug"), ("P5", "P2", "ok"))]
+        await settle()
+        rows.append(stage(first + second))
+        gates["P2"].set()
+        await settle()
+        time.now += 10.0
+        third = [asyncio.ensure_future(one(name, "Q", "ok")) for name in ("Q1", "Q2", "Q3")]
+        await settle()
+        rows.append(stage(first + second + third))
+        gates["Q"].set()
+        await asyncio.gather(*first, *second, *third)
+        rows.append(stage(first + second + third))
+        return rows
+
+    return run_async(go(), "probes at once on a half-open CircuitBreaker(half_open_probes=2)")
