@@ -554,6 +554,19 @@ FIXED_REPORTS: list[tuple[str, list[tuple[Any, ...]], dict[str, Any]]] = [
         },
     ),
     (
+        "2 outcomes, latencies 1 and 2 s (nearest rank: p50 is the 1st, p95 the 2nd)",
+        [(True, 2.0, False, None, ()), (True, 1.0, False, None, ())],
+        {
+            "requests": 2,
+            "success_rate": 1.0,
+            "fallback_rate": 0.0,
+            "p50": 1.0,
+            "p95": 2.0,
+            "failures": {},
+            "cascaded": {},
+        },
+    ),
+    (
         "20 outcomes, latencies 1..20 s (nearest rank: p95 is the 19th, p50 the 10th)",
         [(True, float(i), False, None, ()) for i in range(20, 0, -1)],
         {
@@ -927,11 +940,16 @@ def transport_faults(learner: Namespace, ref: Reference) -> None:
         clock = VirtualClock()
         inner = Counting(mock)
         transport = make_transport(learner, inner, 1.0, 0, clock, faults=("timeout",), hang=42.0)
+        request = bare_request(read_timeout=None)
         try:
-            await transport.handle_async_request(bare_request(read_timeout=None))
+            await transport.handle_async_request(request)
             got = "an answer"
-        except httpx2.ReadTimeout:
-            got = "httpx2.ReadTimeout"
+        except httpx2.ReadTimeout as exc:
+            try:
+                same = exc.request is request
+            except RuntimeError:  # httpx2: "The request instance has not been set on this exception."
+                same = False
+            got = "httpx2.ReadTimeout" if same else "httpx2.ReadTimeout without request=request"
         except NotImplementedError:
             raise
         except Exception as exc:

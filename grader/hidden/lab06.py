@@ -69,7 +69,7 @@ async def run_seed(
 @check(
     "06-hypothesis",
     2,
-    "at 30% injected faults on generated seeds, resilient_ask meets the hypothesis and returns no wrong answer",
+    "at 30% injected faults on two seeded runs, resilient_ask meets the hypothesis and returns no wrong answer",
     "Retry every retryable failure (InvalidResponse included) up to `attempts` times, shorter timeouts after the "
     "first, honour retry-after, then fall back with degraded=True; never return a text that is not a complete, "
     "clean answer.",
