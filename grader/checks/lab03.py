@@ -1148,6 +1148,7 @@ RECOVER = [
     ("call", "ok"),
     ("call", "500"),
 ]
+SHORT_COOLDOWN = [("call", "500"), ("call", "500"), ("wait", 0.125), ("call", "ok"), ("wait", 0.125), ("call", "ok")]
 RETRY_AFTER = [
     ("call", "429:30"),
     ("call", "429:30"),
@@ -1174,6 +1175,14 @@ def breaker_recover(learner: Namespace, ref: Reference) -> None:
     compare_breaker(
         learner, ref, "retry-after", RETRY_AFTER, settings, "a 429 asking for 30 s keeps it open 30 s, not 10"
     )
+    compare_breaker(
+        learner,
+        ref,
+        "short cooldown",
+        SHORT_COOLDOWN,
+        {**settings, "cooldown": 0.25},
+        "a cooldown of a quarter of a second, and no retry-after: open for exactly the cooldown",
+    )
     got = _probes(learner)
     expected = ref.value(("breaker", "probes"), _probes)
     if got != expected:
@@ -1192,6 +1201,19 @@ def breaker_recover(learner: Namespace, ref: Reference) -> None:
                 "its slot, and each new half-open period starts with every slot free.",
                 input="CircuitBreaker(min_calls=1, cooldown=10, half_open_probes=2): "
                 + "; ".join(TWO_PROBES[: index + 1]),
+                expected=want,
+                actual=have,
+            )
+    got = _late_calls(learner)
+    expected = ref.value(("breaker", "late calls"), _late_calls)
+    for index, (want, have) in enumerate(zip(expected, got, strict=True)):
+        if want != have:
+            raise CheckFailed(
+                "A call that began while the circuit was closed and ends after it opened is old news: while open, its "
+                "outcome changes nothing (record outcomes only while closed, or a probe's while half-open), and its "
+                "bug frees no probe slot, since it never took one.",
+                input="CircuitBreaker(min_calls=1, cooldown=10, half_open_probes=1): "
+                + "; ".join(LATE_CALLS[: index + 1]),
                 expected=want,
                 actual=have,
             )
@@ -1324,3 +1346,94 @@ def _two_probes(ns: Namespace) -> Plain:
         return rows
 
     return run_async(go(), "probes at once on a half-open CircuitBreaker(half_open_probes=2)")
+
+
+LATE_CALLS = [
+    "L1, L2 and L3 are called at once while the circuit is closed",
+    "L1 fails (500): the circuit opens",
+    "5 s later L2 fails (500); then C1 is called",
+    "5 s later P1 is called and ends in a bug (TypeError)",
+    "L3 ends in a bug; then P2 and P3 are called at once",
+    "P2 answers",
+]
+
+
+def _late_calls(ns: Namespace) -> Plain:
+    """Calls admitted while closed that end after the circuit opened: what each call gets, stage by stage."""
+    time = FakeTime()
+    breaker = call(
+        "CircuitBreaker(...)",
+        ns.CircuitBreaker,
+        failure_threshold=0.5,
+        window=4,
+        min_calls=1,
+        cooldown=10.0,
+        half_open_probes=1,
+        clock=time,
+    )
+
+    async def go() -> list[str]:
+        gates = {name: asyncio.Event() for name in ("L1", "L2", "L3", "P1", "P2")}
+        made: list[str] = []
+        tasks: list[Any] = []
+
+        def primary(name: str, gate: str, end: str) -> Any:
+            async def fn(request: Any) -> str:
+                made.append(name)
+                await gates[gate].wait()
+                if end != "ok":
+                    raise sdk_error(end)
+                return "ok"
+
+            return fn
+
+        async def one(name: str, gate: str, end: str) -> str:
+            try:
+                await breaker.call(primary(name, gate, end), ns.Request(name))
+                return f"{name} answered"
+            except NotImplementedError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, ns.CircuitOpen):
+                    return f"{name} refused (retry_after {round(float(exc.retry_after), 6)})"
+                return f"{name} raised {type(exc).__name__}"
+
+        async def start(*calls: tuple[str, str, str]) -> None:
+            tasks.extend(asyncio.ensure_future(one(*args)) for args in calls)
+            await settle()
+
+        async def release(gate: str) -> None:
+            gates[gate].set()
+            await settle()
+
+        async def settle() -> None:
+            for _ in range(5):
+                await asyncio.sleep(0)
+
+        rows: list[str] = []
+
+        def stage() -> None:
+            done = sorted(task.result() for task in tasks if task.done())
+            rows.append(f"{', '.join(done) or 'nothing ended'}; calls made: {made}; state {breaker.state!r}")
+
+        await start(("L1", "L1", "500"), ("L2", "L2", "500"), ("L3", "L3", "bug"))
+        stage()
+        await release("L1")
+        stage()
+        time.now += 5.0
+        await release("L2")
+        await start(("C1", "L2", "ok"))
+        stage()
+        time.now += 5.0
+        await start(("P1", "P1", "bug"))
+        await release("P1")
+        stage()
+        await release("L3")
+        await start(("P2", "P2", "ok"), ("P3", "P2", "ok"))
+        stage()
+        await release("P2")
+        await asyncio.gather(*tasks)
+        stage()
+        return rows
+
+    return run_async(go(), "calls that span the opening of a CircuitBreaker")

@@ -771,6 +771,22 @@ MISTAKES = [
         "a probe still in flight when the circuit reopened holds its slot in the next half-open period",
     ),
     Submission(
+        "breaker-records-while-open",
+        {
+            '        if self.state == "open":\n            return  # a call admitted before the circuit opened: its outcome is old news\n': ""
+        },
+        ("03-breaker-recover",),
+        "old news",
+        "a call that began before the circuit opened and fails after it opens it again: the cooldown starts over",
+    ),
+    Submission(
+        "breaker-probe-count-below-zero",
+        {"            self._probes = max(0, self._probes - 1)\n": "            self._probes -= 1\n"},
+        ("03-breaker-recover",),
+        "old news",
+        "a call that began before the circuit opened frees a probe slot it never took: two probes get through",
+    ),
+    Submission(
         "breaker-bug-keeps-the-probe-slot",
         {BUG_RELEASE: "        except BaseException:\n            raise\n"},
         ("03-breaker-recover", "03-breaker-generated"),
