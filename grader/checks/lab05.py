@@ -716,6 +716,8 @@ def run_export(ns: Namespace, setup: dict[str, Any], steps: list[Plain], per_day
             _, metric, op, limit, message, cool, size = step
             kwargs: dict[str, Any] = {"cooldown": cool} | ({"window": size} if size is not None else {})
             call("add_alert", monitor.add_alert, metric, partial(CONDITIONS[op], limit=limit), message, **kwargs)
+        elif step[0] == "record_np":  # a numpy integer, as np.random or a pandas column gives: record float(value)
+            call("record(metric, np.int64(...))", monitor.record, step[1], np.int64(step[2]))
         else:
             call("record", monitor.record, step[1], step[2])
     dashboard = call(f"export_dashboard(requests_per_day={per_day:g})", monitor.export_dashboard, per_day)
@@ -767,7 +769,8 @@ def export(learner: Namespace, ref: Reference) -> None:
         ("traffic", {"window_size": 40}, EXPORT_RULES + traffic(5, 60), 50_000.0),
         ("few", {"max_age": 30.0}, [("record", COST, 0.002), ("record", LATENCY, 800.0), ("wait", 1.0),
                                     ("record", LATENCY, 400.0), ("record", CACHE_HIT, 0.5),
-                                    ("record", CACHE_HIT, 0.52), ("record", ERROR, -2.0), ("record", ERROR, -1.9)],
+                                    ("record", CACHE_HIT, 0.52), ("record", ERROR, -2.0), ("record", ERROR, -1.9),
+                                    ("record_np", "tokens", 412)],
          1_000.0),
     ]
     for name, setup, steps, per_day in cases:
@@ -779,8 +782,8 @@ def export(learner: Namespace, ref: Reference) -> None:
         if isinstance(got, tuple):
             raise CheckFailed(
                 "export_dashboard must return plain JSON data (dicts, lists, str, numbers, None): "
-                + ("json.dumps failed. Turn each Alert into a dict with dataclasses.asdict, and numpy numbers into "
-                   "float." if got[0] == "not JSON" else "json.loads(json.dumps(d)) != d (tuples become lists: use "
+                + ("json.dumps failed. Turn each Alert into a dict with dataclasses.asdict, and store float(value) "
+                   "in record (a numpy integer is not JSON)." if got[0] == "not JSON" else "json.loads(json.dumps(d)) != d (tuples become lists: use "
                    "lists)."),
                 input=described,
                 expected="json.loads(json.dumps(d)) == d",
@@ -826,6 +829,7 @@ RECOMMEND_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("healthy traffic", HEALTHY, HEALTHY_COST),
     ("cache hit rate 12% over 200 requests", HEALTHY | {CACHE_HIT: _summary(200, 0.12)}, HEALTHY_COST),
     ("cache hit rate 12% over only 10 requests", HEALTHY | {CACHE_HIT: _summary(10, 0.12)}, HEALTHY_COST),
+    ("cache hit rate 12% over exactly 20 requests (MIN_SAMPLES)", HEALTHY | {CACHE_HIT: _summary(20, 0.12)}, HEALTHY_COST),
     ("cache hit rate exactly 30%", HEALTHY | {CACHE_HIT: _summary(200, 0.3)}, HEALTHY_COST),
     ("p95 latency 3,100 ms (mean 900 ms)", HEALTHY | {LATENCY: _summary(200, 900.0, 3100.0)}, HEALTHY_COST),
     ("mean latency 2,500 ms, p95 exactly 2,000 ms", HEALTHY | {LATENCY: _summary(200, 2500.0, 2000.0)}, HEALTHY_COST),
