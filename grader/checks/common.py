@@ -160,19 +160,24 @@ def run_async(coro: Coroutine[Any, Any, T], what: str) -> T:
                 break
             now = time.monotonic()
             sent = beat["sent"]
+            # A loop stuck in time.sleep uses no CPU either: idleness would blame "waits for something
+            # that never happens" first, so an unanswered heartbeat decides which of the two it is.
+            stuck = sent is not None and (
+                now - sent >= BLOCKED_SECONDS or (now - sent >= IDLE_SECONDS and idleness.idle_for() >= BLOCKED_SECONDS)
+            )
             if sent is None and "loop" in box:
                 beat["sent"] = now
                 try:
                     box["loop"].call_soon_threadsafe(answered)
                 except RuntimeError:  # the loop is closing
                     beat["sent"] = None
-            elif sent is not None and now - sent >= BLOCKED_SECONDS:
+            elif stuck:
                 raise CheckFailed(
                     f"{what} never finished: the event loop stopped turning. Something blocks it: time.sleep or "
                     "a busy wait in async code (use await asyncio.sleep, or await a future).",
                     input=what,
                     expected="an answer",
-                    actual=f"the event loop has been stuck in one step for {BLOCKED_SECONDS:g} s",
+                    actual=f"the event loop has been stuck in one step for {now - sent:.1f} s",  # type: ignore[operator]
                 )
             if idleness.idle_for() >= BLOCKED_SECONDS:
                 raise CheckFailed(
