@@ -89,7 +89,9 @@ def _guesses() -> dict[str, Callable[[list[float], float], float]]:
     return {
         "sorted(v)[int(q / 100 * n)] (nearest rank): use linear interpolation between the two closest values": rank,
         "sorted(v)[round(...)] (a rounded position): interpolate instead of rounding the position": rounded,
-        "the position q / 100 * n: numpy's is (n - 1) * q / 100": lambda v, q: _interpolate(sorted(v), q / 100 * len(v)),
+        "the position q / 100 * n: numpy's is (n - 1) * q / 100": lambda v, q: _interpolate(
+            sorted(v), q / 100 * len(v)
+        ),
         "the values were not sorted first": lambda v, q: _interpolate(list(v), (len(v) - 1) * q / 100),
         "the position (n + 1) * q / 100 - 1 (statistics.quantiles' default 'exclusive' method): numpy's is "
         "(n - 1) * q / 100": lambda v, q: _interpolate(sorted(v), (len(v) + 1) * q / 100 - 1),
@@ -138,14 +140,15 @@ def judge_percentile(learner: Namespace, values: list[float], q: float) -> None:
         )
     if math.isnan(float(got)) or not close(float(got), expected, 1e-9):
         raise CheckFailed(
-            "Wrong percentile: it differs from np.percentile (linear interpolation)." + _mistake([(values, q, float(got))]),
+            "Wrong percentile: it differs from np.percentile (linear interpolation)."
+            + _mistake([(values, q, float(got))]),
             input=f"percentile({values!r}, {q!r})",
             expected=round(expected, 9),
             actual=got,
         )
 
 
-FIXED_PERCENTILES = [
+FIXED_PERCENTILES: list[tuple[list[float], float]] = [
     ([1.0, 2.0, 3.0, 4.0], 95),
     ([1.0, 2.0, 3.0, 4.0], 50),
     ([10.0, 20.0], 25),
@@ -220,7 +223,7 @@ def percentiles(learner: Namespace, ref: Reference) -> None:
 
 # --- the monitor, replayed as plain steps ----------------------------------------------------------------
 
-CONDITIONS: dict[str, Callable[[float, float], bool]] = {
+CONDITIONS: dict[str, Callable[..., bool]] = {
     ">": lambda x, limit: x > limit,
     "<": lambda x, limit: x < limit,
 }
@@ -239,7 +242,7 @@ def make_monitor(ns: Namespace, clock: Clock, window_size: int = 1000, max_age: 
 def alert_view(alert: Any) -> Plain:
     """An alert as (time, metric, value, message)."""
     if isinstance(alert, dict):
-        fields = [alert.get(k) for k in ("time", "metric", "value", "message")]
+        fields: list[Any] = [alert.get(k) for k in ("time", "metric", "value", "message")]
     else:
         fields = [getattr(alert, k, None) for k in ("time", "metric", "value", "message")]
     try:
@@ -260,7 +263,9 @@ def alerts_view(alerts: Any, what: str) -> Plain:
 def summary_view(summary: Any) -> Plain:
     if not isinstance(summary, dict):
         return ("not a dict", repr(summary)[:160])
-    return {key: (None if value is None else float(value)) if key != "count" else value for key, value in summary.items()}
+    return {
+        key: (None if value is None else float(value)) if key != "count" else value for key, value in summary.items()
+    }
 
 
 def run_steps(ns: Namespace, setup: dict[str, Any], steps: list[Plain]) -> list[Plain]:
@@ -299,7 +304,11 @@ def run_steps(ns: Namespace, setup: dict[str, Any], steps: list[Plain]) -> list[
                 fired = call(f"record({metric!r}, {value!r})", monitor.record, metric, value)
             else:
                 fired = call(
-                    f"record({metric!r}, {value!r}, at={start + step[3]})", monitor.record, metric, value, start + step[3]
+                    f"record({metric!r}, {value!r}, at={start + step[3]})",
+                    monitor.record,
+                    metric,
+                    value,
+                    start + step[3],
                 )
             out.append(alerts_view(fired, "record returns the alerts it fired, a list"))
         elif kind == "summary":
@@ -349,7 +358,9 @@ def compare_steps(
         if difference is not None:
             path, wanted, found = difference
             raise CheckFailed(
-                f"Step {index + 1} differs from the reference" + (f" (at {path})" if path != "value" else "") + ". "
+                f"Step {index + 1} differs from the reference"
+                + (f" (at {path})" if path != "value" else "")
+                + ". "
                 + cause(steps[: index + 1], wanted, found, want, have),
                 input=f"MLMonitor({where}, clock starting at 1000 s); " + "; ".join(done[-8:]),
                 expected=want,
@@ -382,11 +393,13 @@ def _summary_cause(steps: list[Plain], wanted: Plain, found: Plain, want: Plain,
 def summary(learner: Namespace, ref: Reference) -> None:
     latencies = [120.0, 80.0, 300.0, 95.0, 4000.0, 210.0, 150.0]
     got = run_steps(learner, {}, [("summary", "never recorded")])[0]
-    expected = {"count": 0, **{k: None for k in SUMMARY_KEYS[1:]}}
+    expected: dict[str, Any] = {"count": 0, **{k: None for k in SUMMARY_KEYS[1:]}}
     if first_difference(expected, got) is not None:
         raise CheckFailed(
-            _summary_cause([], None, None, expected, got), input="get_summary of a metric never recorded",
-            expected=expected, actual=got,
+            _summary_cause([], None, None, expected, got),
+            input="get_summary of a metric never recorded",
+            expected=expected,
+            actual=got,
         )
     steps: list[Plain] = [("record", LATENCY, v) for v in latencies] + [("summary", LATENCY)]
     got = run_steps(learner, {}, steps)
@@ -563,13 +576,16 @@ def alert(learner: Namespace, ref: Reference) -> None:
     rule = call("add_alert(...)", monitor.add_alert, LATENCY, lambda x: x > 2000, "High latency")
     if not isinstance(rule, learner.Rule):
         raise CheckFailed(
-            "add_alert returns the Rule it added.", input="add_alert('latency_ms', lambda x: x > 2000, 'High latency')",
-            expected="a Rule", actual=rule,
+            "add_alert returns the Rule it added.",
+            input="add_alert('latency_ms', lambda x: x > 2000, 'High latency')",
+            expected="a Rule",
+            actual=rule,
         )
     if getattr(rule, "cooldown", None) != 300.0:
         raise CheckFailed(
             "add_alert's default cooldown is 300 s (keep the given signature, and pass cooldown to the Rule).",
-            expected=300.0, actual=getattr(rule, "cooldown", None),
+            expected=300.0,
+            actual=getattr(rule, "cooldown", None),
         )
     compare_steps(learner, ref, "alert", {}, ALERT_STEPS, _alert_cause)
 
@@ -767,24 +783,41 @@ def export(learner: Namespace, ref: Reference) -> None:
     cases: list[tuple[str, dict[str, Any], list[Plain], float]] = [
         ("empty", {}, [], 100_000.0),
         ("traffic", {"window_size": 40}, EXPORT_RULES + traffic(5, 60), 50_000.0),
-        ("few", {"max_age": 30.0}, [("record", COST, 0.002), ("record", LATENCY, 800.0), ("wait", 1.0),
-                                    ("record", LATENCY, 400.0), ("record", CACHE_HIT, 0.5),
-                                    ("record", CACHE_HIT, 0.52), ("record", ERROR, -2.0), ("record", ERROR, -1.9),
-                                    ("record_np", "tokens", 412)],
-         1_000.0),
+        (
+            "few",
+            {"max_age": 30.0},
+            [
+                ("record", COST, 0.002),
+                ("record", LATENCY, 800.0),
+                ("wait", 1.0),
+                ("record", LATENCY, 400.0),
+                ("record", CACHE_HIT, 0.5),
+                ("record", CACHE_HIT, 0.52),
+                ("record", ERROR, -2.0),
+                ("record", ERROR, -1.9),
+                ("record_np", "tokens", 412),
+            ],
+            1_000.0,
+        ),
     ]
     for name, setup, steps, per_day in cases:
-        expected = ref.value(("export", name, setup, steps, per_day), partial(run_export, setup=setup, steps=steps,
-                                                                             per_day=per_day))
+        expected = ref.value(
+            ("export", name, setup, steps, per_day), partial(run_export, setup=setup, steps=steps, per_day=per_day)
+        )
         got = run_export(learner, setup, steps, per_day)
-        described = f"{name}: MLMonitor({setup}), {sum(1 for s in steps if s[0] == 'record')} records; " \
+        described = (
+            f"{name}: MLMonitor({setup}), {sum(1 for s in steps if s[0] == 'record')} records; "
             f"export_dashboard({per_day:g})"
+        )
         if isinstance(got, tuple):
             raise CheckFailed(
                 "export_dashboard must return plain JSON data (dicts, lists, str, numbers, None): "
-                + ("json.dumps failed. Turn each Alert into a dict with dataclasses.asdict, and store float(value) "
-                   "in record (a numpy integer is not JSON)." if got[0] == "not JSON" else "json.loads(json.dumps(d)) != d (tuples become lists: use "
-                   "lists)."),
+                + (
+                    "json.dumps failed. Turn each Alert into a dict with dataclasses.asdict, and store float(value) "
+                    "in record (a numpy integer is not JSON)."
+                    if got[0] == "not JSON"
+                    else "json.loads(json.dumps(d)) != d (tuples become lists: use lists)."
+                ),
                 input=described,
                 expected="json.loads(json.dumps(d)) == d",
                 actual=got[1],
@@ -792,7 +825,9 @@ def export(learner: Namespace, ref: Reference) -> None:
         missing = [k for k in EXPORT_KEYS if not isinstance(got, dict) or k not in got]
         if missing:
             raise CheckFailed(
-                f"The export has no {missing[0]!r} key.", input=described, expected=list(EXPORT_KEYS),
+                f"The export has no {missing[0]!r} key.",
+                input=described,
+                expected=list(EXPORT_KEYS),
                 actual=sorted(got) if isinstance(got, dict) else got,
             )
         difference = first_difference(expected, got)
@@ -829,7 +864,11 @@ RECOMMEND_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("healthy traffic", HEALTHY, HEALTHY_COST),
     ("cache hit rate 12% over 200 requests", HEALTHY | {CACHE_HIT: _summary(200, 0.12)}, HEALTHY_COST),
     ("cache hit rate 12% over only 10 requests", HEALTHY | {CACHE_HIT: _summary(10, 0.12)}, HEALTHY_COST),
-    ("cache hit rate 12% over exactly 20 requests (MIN_SAMPLES)", HEALTHY | {CACHE_HIT: _summary(20, 0.12)}, HEALTHY_COST),
+    (
+        "cache hit rate 12% over exactly 20 requests (MIN_SAMPLES)",
+        HEALTHY | {CACHE_HIT: _summary(20, 0.12)},
+        HEALTHY_COST,
+    ),
     ("cache hit rate exactly 30%", HEALTHY | {CACHE_HIT: _summary(200, 0.3)}, HEALTHY_COST),
     ("p95 latency 3,100 ms (mean 900 ms)", HEALTHY | {LATENCY: _summary(200, 900.0, 3100.0)}, HEALTHY_COST),
     ("mean latency 2,500 ms, p95 exactly 2,000 ms", HEALTHY | {LATENCY: _summary(200, 2500.0, 2000.0)}, HEALTHY_COST),
@@ -847,6 +886,11 @@ RECOMMEND_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
+def _advised(reference: Namespace, metrics: dict[str, Any], cost: dict[str, Any]) -> list[str]:
+    """The metrics the reference's recommend advises on, in order."""
+    return [item["metric"] for item in reference.recommend(metrics, cost)]
+
+
 @check(
     "05-recommendations",
     1,
@@ -859,7 +903,7 @@ def recommendations(learner: Namespace, ref: Reference) -> None:
     for what, metrics, cost in RECOMMEND_CASES:
         expected = ref.value(
             ("recommend", what, metrics, cost),
-            lambda r, m=metrics, c=cost: [item["metric"] for item in r.recommend(m, c)],
+            partial(_advised, metrics=metrics, cost=cost),
         )
         got = call(f"recommend(...) on {what}", learner.recommend, json.loads(json.dumps(metrics)), dict(cost))
         shape_ok = isinstance(got, list) and all(
@@ -969,6 +1013,7 @@ def expected_samples(observed: list[tuple[str, float, bool, float, bool]]) -> di
     """What the exposition must say, computed here from the requests."""
     label = {m: (m if m in KNOWN else "other") for m, *_ in observed}
     out: dict[str, dict[Any, float]] = {name: {} for name in FAMILIES}
+    key: tuple[str, tuple[tuple[str, str], ...]]
     for model, seconds, ok, cost, hit in observed:
         m = label[model]
         key = ("llm_requests_total", (("model", m), ("outcome", "ok" if ok else "error")))
@@ -1021,7 +1066,8 @@ def prometheus(learner: Namespace, ref: Reference) -> None:
         families = parse_exposition(text)
     except Exception as exc:
         raise CheckFailed(
-            "The exposition is not Prometheus text format.", expected="generate_latest(self.registry).decode()",
+            "The exposition is not Prometheus text format.",
+            expected="generate_latest(self.registry).decode()",
             actual=f"{type(exc).__name__}: {exc}"[:300],
         ) from None
     expected = expected_samples(OBSERVED)
@@ -1029,8 +1075,7 @@ def prometheus(learner: Namespace, ref: Reference) -> None:
     for name, kind in FAMILIES.items():
         if name not in families:
             raise CheckFailed(
-                f"No metric family {name!r} in the exposition (a Counter named {name!r} is exposed as "
-                f"{name}_total).",
+                f"No metric family {name!r} in the exposition (a Counter named {name!r} is exposed as {name}_total).",
                 input=observed_words,
                 expected=sorted(FAMILIES),
                 actual=sorted(families),
@@ -1041,19 +1086,25 @@ def prometheus(learner: Namespace, ref: Reference) -> None:
         for key, value in expected[name].items():
             got = samples.get(key)
             if got is None or not close(got, value, 1e-9):
-                buckets = sorted({dict(k[1]).get("le") for k in samples if k[0].endswith("_bucket")} - {None})
+                buckets = sorted(
+                    {str(dict(k[1])["le"]) for k in samples if k[0].endswith("_bucket") and "le" in dict(k[1])}
+                )
                 if name == "llm_request_latency_seconds" and key[0].endswith("_bucket") and got is None:
                     why = (
                         "The histogram's buckets are not LATENCY_BUCKETS (pass buckets=LATENCY_BUCKETS), or a label "
                         "is wrong."
                     )
-                    raise CheckFailed(why, input=observed_words, expected=f"le {['+Inf', *map(str, BUCKETS)]}",
-                                      actual=f"le {buckets}" if buckets else sorted(samples)[:4])
+                    raise CheckFailed(
+                        why,
+                        input=observed_words,
+                        expected=f"le {['+Inf', *map(str, BUCKETS)]}",
+                        actual=f"le {buckets}" if buckets else sorted(samples)[:4],
+                    )
                 labels = ", ".join(f'{k}="{v}"' for k, v in key[1])
                 raise CheckFailed(
                     f"Wrong value for {key[0]}{{{labels}}}: the label is model_label(model) (known models as "
-                    "they are, any other name \"other\"), the outcome \"ok\" or \"error\", the cache result \"hit\" "
-                    "or \"miss\"; every request counts once in each metric, cost by its dollars.",
+                    'they are, any other name "other"), the outcome "ok" or "error", the cache result "hit" '
+                    'or "miss"; every request counts once in each metric, cost by its dollars.',
                     input=observed_words,
                     expected=value,
                     actual=got if got is not None else "(no such sample)",
@@ -1074,7 +1125,7 @@ def prometheus(learner: Namespace, ref: Reference) -> None:
     "05-cardinality",
     1,
     "5,000 requests naming 3,333 different models make at most 4 model label values",
-    "model_label(model) returns the model when it is in KNOWN_MODELS (exactly), else \"other\"; observe() uses it "
+    'model_label(model) returns the model when it is in KNOWN_MODELS (exactly), else "other"; observe() uses it '
     "for every metric with a model label.",
     part="stretch",
 )
@@ -1084,15 +1135,20 @@ def cardinality(learner: Namespace, ref: Reference) -> None:
         want = model if model in KNOWN else "other"
         if got != want:
             raise CheckFailed(
-                "model_label keeps a model of KNOWN_MODELS as it is and folds every other name into \"other\" "
+                'model_label keeps a model of KNOWN_MODELS as it is and folds every other name into "other" '
                 "(exact match: a fine-tuned or dated variant is another name).",
                 input=f"model_label({model!r})",
                 expected=want,
                 actual=got,
             )
     requests = [
-        (f"ft:gpt-4:customer-{i}:{i * 7919 % 10007}" if i % 3 else KNOWN[i % 2], 0.2 + (i % 7) * 0.3, i % 11 != 0,
-         0.001, i % 4 == 0)
+        (
+            f"ft:gpt-4:customer-{i}:{i * 7919 % 10007}" if i % 3 else KNOWN[i % 2],
+            0.2 + (i % 7) * 0.3,
+            i % 11 != 0,
+            0.001,
+            i % 4 == 0,
+        )
         for i in range(5000)
     ]
     text, _ = exposition_of(learner, requests)
@@ -1104,11 +1160,12 @@ def cardinality(learner: Namespace, ref: Reference) -> None:
                 if label != "le":
                     values.setdefault(label, set()).add(value)
     worst = max(values.items(), key=lambda item: len(item[1]), default=("model", set()))
-    if len(values.get("model", set())) > len(KNOWN) + 1 or len(worst[1]) >= 1000:
+    models = sorted(values.get("model", set()))
+    if len(models) > len(KNOWN) + 1 or len(worst[1]) >= 1000:
         raise CheckFailed(
             f"The {worst[0]!r} label took {len(worst[1]):,} distinct values: each is a time series kept for ever, "
-            "and the metrics server runs out of memory (LiteLLM issue #12159). Fold unknown models into \"other\".",
+            'and the metrics server runs out of memory (LiteLLM issue #12159). Fold unknown models into "other".',
             input="5,000 requests, 3,333 of them naming a different fine-tuned model",
             expected=f"at most {len(KNOWN) + 1} model label values",
-            actual=f"{len(values.get('model', set())):,} model label values, e.g. {sorted(values.get('model', set()))[:3]}",
+            actual=f"{len(models):,} model label values, e.g. {models[:3]}",
         )

@@ -45,6 +45,7 @@ def smallest_counterexample(strategy: st.SearchStrategy[Any], holds: Any) -> Any
     except NoSuchExample:
         return None
 
+
 # --- alerts on generated streams ------------------------------------------------------------------------
 
 RULES: list[Plain] = [
@@ -68,9 +69,11 @@ def _explain(reference: Any, learner: Namespace, setup: dict[str, Any], steps: l
     expected, got = run_steps(reference, setup, steps), run_steps(learner, setup, steps)
     for index, (want, have) in enumerate(zip(expected, got, strict=True)):
         if first_difference(want, have) is not None:
-            shown = [step_words(s) for s in steps[: index + 1]] if index < len(steps) else [
-                step_words(s) for s in steps
-            ] + ["monitor.alerts"]
+            shown = (
+                [step_words(s) for s in steps[: index + 1]]
+                if index < len(steps)
+                else [step_words(s) for s in steps] + ["monitor.alerts"]
+            )
             raise CheckFailed(
                 f"Step {index + 1} of this (smallest) generated sequence differs from the reference's.",
                 input=f"MLMonitor({setup}); " + "; ".join(shown),

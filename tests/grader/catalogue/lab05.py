@@ -35,9 +35,13 @@ WINDOWED = """            if rule.window is not None:
                 judged = math.fsum(recent) / len(recent)
 """
 
-EMPTY_SUMMARY = """            return {"count": 0, "mean": None, "min": None, "max": None, "p50": None, "p95": None, "p99": None}"""
+EMPTY_SUMMARY = (
+    """            return {"count": 0, "mean": None, "min": None, "max": None, "p50": None, "p95": None, "p99": None}"""
+)
 
-REQUESTS = """        self.requests = Counter("llm_requests", "LLM requests", ["model", "outcome"], registry=self.registry)"""
+REQUESTS = (
+    """        self.requests = Counter("llm_requests", "LLM requests", ["model", "outcome"], registry=self.registry)"""
+)
 
 MISTAKES = [
     # --- exercise 1: percentiles ---------------------------------------------------------------
@@ -114,7 +118,9 @@ MISTAKES = [
     ),
     Submission(
         "empty-summary-zeros",
-        {EMPTY_SUMMARY: '            return {"count": 0, "mean": 0.0, "min": 0.0, "max": 0.0, "p50": 0.0, "p95": 0.0, "p99": 0.0}'},
+        {
+            EMPTY_SUMMARY: '            return {"count": 0, "mean": 0.0, "min": 0.0, "max": 0.0, "p50": 0.0, "p95": 0.0, "p99": 0.0}'
+        },
         ("05-summary",),
         "None",
         "zeros look like real measurements",
@@ -128,7 +134,9 @@ MISTAKES = [
     ),
     Submission(
         "mean-of-everything",
-        {'            "mean": math.fsum(values) / len(values),': '            "mean": self.totals[metric] / len(values),'},
+        {
+            '            "mean": math.fsum(values) / len(values),': '            "mean": self.totals[metric] / len(values),'
+        },
         ("05-window",),
         "window",
         "the mean of every value ever recorded, divided by the window's count",
@@ -149,14 +157,18 @@ MISTAKES = [
     ),
     Submission(
         "evict-at-max-age",
-        {"            while samples and now - samples[0][0] > self.max_age:": "            while samples and now - samples[0][0] >= self.max_age:"},
+        {
+            "            while samples and now - samples[0][0] > self.max_age:": "            while samples and now - samples[0][0] >= self.max_age:"
+        },
         ("05-window",),
         "exactly max_age",
         "a value exactly max_age old is dropped",
     ),
     Submission(
         "age-from-newest-value",
-        {"            now = self.clock()\n            while samples": "            now = samples[-1][0]\n            while samples"},
+        {
+            "            now = self.clock()\n            while samples": "            now = samples[-1][0]\n            while samples"
+        },
         ("05-window",),
         "clock",
         "measures age from the newest value, so an idle metric never empties",
@@ -192,49 +204,59 @@ MISTAKES = [
     ),
     Submission(
         "cooldown-per-metric",
-        {COOLING: """            last = [a.time for a in self.alerts if a.metric == metric]
+        {
+            COOLING: """            last = [a.time for a in self.alerts if a.metric == metric]
             if last and at - last[-1] < rule.cooldown:
                 continue
             rule.last_fired = at
-"""},
+"""
+        },
         ("05-cooldown",),
         "should have fired",
         "one cooldown per metric: a rule is silenced by another rule's alert",
     ),
     Submission(
         "cooldown-on-clock",
-        {COOLING: """            if rule.last_fired is not None and self.clock() - rule.last_fired < rule.cooldown:
+        {
+            COOLING: """            if rule.last_fired is not None and self.clock() - rule.last_fired < rule.cooldown:
                 continue
             rule.last_fired = self.clock()
-"""},
+"""
+        },
         ("05-cooldown",),
         "record's time",
         "times the cooldown with the clock, not with the record's at",
     ),
     Submission(
         "cooldown-restarts-on-hold",
-        {COOLING: """            if rule.last_fired is not None and at - rule.last_fired < rule.cooldown:
+        {
+            COOLING: """            if rule.last_fired is not None and at - rule.last_fired < rule.cooldown:
                 rule.last_fired = at
                 continue
             rule.last_fired = at
-"""},
+"""
+        },
         ("05-cooldown",),
         "should have fired",
         "every hold during the cooldown restarts it: a sustained incident alerts once, ever",
     ),
     Submission(
         "first-rule-only",
-        {FIRE: """            alert = Alert(at, metric, judged, rule.message)
+        {
+            FIRE: """            alert = Alert(at, metric, judged, rule.message)
             self.alerts.append(alert)
             return [alert]
-"""},
+"""
+        },
         ("05-alert",),
         "should have fired",
         "stops at the first rule that fires",
     ),
     Submission(
         "alert-time-from-clock",
-        {"            alert = Alert(at, metric, judged, rule.message)": "            alert = Alert(self.clock(), metric, judged, rule.message)"},
+        {
+            "            alert = Alert(at, metric, judged, rule.message)": "            alert = Alert(self.clock(), metric, judged, rule.message)"
+        },
         ("05-cooldown",),
         "time",
         "stamps alerts with the clock, not the record's time",
@@ -255,7 +277,9 @@ MISTAKES = [
     ),
     Submission(
         "add-alert-drops-cooldown",
-        {"        rule = Rule(metric, condition, message, cooldown, window)": "        rule = Rule(metric, condition, message)"},
+        {
+            "        rule = Rule(metric, condition, message, cooldown, window)": "        rule = Rule(metric, condition, message)"
+        },
         ("05-cooldown",),
         "cooldown",
         "every rule gets the default 300 s cooldown",
@@ -270,21 +294,27 @@ MISTAKES = [
     # --- stretch S1: rules over a window --------------------------------------------------------------
     Submission(
         "windowed-too-early",
-        {"                if len(recent) < rule.window:\n                    continue  # too few values to judge a rate: one error in one request is not 100%\n": ""},
+        {
+            "                if len(recent) < rule.window:\n                    continue  # too few values to judge a rate: one error in one request is not 100%\n": ""
+        },
         ("05-windowed-rule",),
         "only once there are 5",
         "judges a rate of 1 error in 1 request",
     ),
     Submission(
         "windowed-reports-new-value",
-        {"            alert = Alert(at, metric, judged, rule.message)": "            alert = Alert(at, metric, value, rule.message)"},
+        {
+            "            alert = Alert(at, metric, judged, rule.message)": "            alert = Alert(at, metric, value, rule.message)"
+        },
         ("05-windowed-rule",),
         "mean",
         "the alert shows 1.0, not the error rate",
     ),
     Submission(
         "windowed-whole-window",
-        {"                recent = self.window(metric)[-rule.window :]": "                recent = self.window(metric)"},
+        {
+            "                recent = self.window(metric)[-rule.window :]": "                recent = self.window(metric)"
+        },
         ("05-windowed-rule",),
         "last n",
         "the mean of the whole window, not of the last N",
@@ -320,7 +350,9 @@ MISTAKES = [
     ),
     Submission(
         "trend-any-change",
-        {'    direction = "up" if change > margin else "down" if change < -margin else "flat"': '    direction = "up" if change > 0 else "down" if change < 0 else "flat"'},
+        {
+            '    direction = "up" if change > margin else "down" if change < -margin else "flat"': '    direction = "up" if change > 0 else "down" if change < 0 else "flat"'
+        },
         ("05-export",),
         "0.1 * abs(older)",
         "any change at all is a trend",
@@ -341,7 +373,9 @@ MISTAKES = [
     ),
     Submission(
         "advice-without-minimum",
-        {'        return summary if summary and summary["count"] >= MIN_SAMPLES else None': '        return summary if summary and summary["count"] > 0 else None'},
+        {
+            '        return summary if summary and summary["count"] >= MIN_SAMPLES else None': '        return summary if summary and summary["count"] > 0 else None'
+        },
         ("05-recommendations",),
         "MIN_SAMPLES",
         "advises on 10 requests",
@@ -362,7 +396,9 @@ MISTAKES = [
     ),
     Submission(
         "advice-without-the-fix",
-        {'"advice": f"Cache hit rate is {hits[\'mean\']:.0%}: add a semantic cache "': '"advice": f"Cache hit rate is {hits[\'mean\']:.0%}: improve caching "'},
+        {
+            '"advice": f"Cache hit rate is {hits[\'mean\']:.0%}: add a semantic cache "': '"advice": f"Cache hit rate is {hits[\'mean\']:.0%}: improve caching "'
+        },
         ("05-recommendations",),
         "semantic cache",
         "advice that does not say what to do",
@@ -398,14 +434,18 @@ MISTAKES = [
     ),
     Submission(
         "label-case-folded",
-        {'    return model if model in KNOWN_MODELS else "other"': '    return model.lower() if model.lower() in KNOWN_MODELS else "other"'},
+        {
+            '    return model if model in KNOWN_MODELS else "other"': '    return model.lower() if model.lower() in KNOWN_MODELS else "other"'
+        },
         ("05-cardinality",),
         "exact",
         "'GPT-4' is reported as gpt-4",
     ),
     Submission(
         "label-prefix-match",
-        {'    return model if model in KNOWN_MODELS else "other"': '    return model if model.startswith(KNOWN_MODELS) else "other"'},
+        {
+            '    return model if model in KNOWN_MODELS else "other"': '    return model if model.startswith(KNOWN_MODELS) else "other"'
+        },
         ("05-cardinality",),
         "exact",
         "every dated or suffixed variant becomes its own label value",
@@ -426,7 +466,9 @@ MISTAKES = [
     ),
     Submission(
         "latency-in-milliseconds",
-        {"        self.latency.labels(model=label).observe(latency_seconds)": "        self.latency.labels(model=label).observe(latency_seconds * 1000)"},
+        {
+            "        self.latency.labels(model=label).observe(latency_seconds)": "        self.latency.labels(model=label).observe(latency_seconds * 1000)"
+        },
         ("05-prometheus",),
         "wrong value",
         "observes milliseconds in a histogram of seconds",
@@ -443,31 +485,37 @@ MISTAKES = [
 ALTERNATIVES = [
     Submission(
         "percentile-numpy",
-        {"    s = sorted(values)\n    position = (len(s) - 1) * q / 100\n    i = math.floor(position)\n" + INTERPOLATE: (
-            "    import numpy as np\n\n    return float(np.percentile(values, q))\n"
-        )},
+        {
+            "    s = sorted(values)\n    position = (len(s) - 1) * q / 100\n    i = math.floor(position)\n"
+            + INTERPOLATE: ("    import numpy as np\n\n    return float(np.percentile(values, q))\n")
+        },
         why="numpy's own percentile",
     ),
     Submission(
         "percentile-weighted-sum",
-        {"    return float(s[i] + (s[i + 1] - s[i]) * (position - i))": (
-            "    f = position - i\n    return float(s[i] * (1 - f) + s[i + 1] * f)"
-        )},
+        {
+            "    return float(s[i] + (s[i + 1] - s[i]) * (position - i))": (
+                "    f = position - i\n    return float(s[i] * (1 - f) + s[i + 1] * f)"
+            )
+        },
         why="interpolation as a weighted sum of the two neighbours",
     ),
     Submission(
         "window-rebuilt",
-        {AGE: """        if self.max_age is not None:
+        {
+            AGE: """        if self.max_age is not None:
             now = self.clock()
             kept = [(t, v) for t, v in samples if now - t <= self.max_age]
             samples.clear()
             samples.extend(kept)
-"""},
+"""
+        },
         why="filters the window with a comprehension instead of popping from the left",
     ),
     Submission(
         "summary-numpy",
-        {'''        return {
+        {
+            """        return {
             "count": len(values),
             "mean": math.fsum(values) / len(values),
             "min": min(values),
@@ -475,50 +523,63 @@ ALTERNATIVES = [
             "p50": percentile(values, 50),
             "p95": percentile(values, 95),
             "p99": percentile(values, 99),
-        }''': '''        import numpy as np
+        }""": """        import numpy as np
 
         array = np.asarray(values)
         p50, p95, p99 = np.percentile(array, [50, 95, 99])
         return {"count": len(values), "mean": float(array.mean()), "min": float(array.min()), "max": float(array.max()),
-                "p50": float(p50), "p95": float(p95), "p99": float(p99)}'''},
+                "p50": float(p50), "p95": float(p95), "p99": float(p99)}"""
+        },
         why="the whole summary from one numpy array",
     ),
     Submission(
         "cooldown-dict",
-        {COOLING: """            last = self.__dict__.setdefault("_last_fired", {}).get(id(rule))
+        {
+            COOLING: """            last = self.__dict__.setdefault("_last_fired", {}).get(id(rule))
             if last is not None and at - last < rule.cooldown:
                 continue
             self._last_fired[id(rule)] = at
-"""},
+"""
+        },
         why="keeps the last firing per rule in a dict on the monitor, not on the rule",
     ),
     Submission(
         "windowed-fmean",
-        {"                judged = math.fsum(recent) / len(recent)": "                import statistics\n\n                judged = statistics.fmean(recent)"},
+        {
+            "                judged = math.fsum(recent) / len(recent)": "                import statistics\n\n                judged = statistics.fmean(recent)"
+        },
         why="statistics.fmean for the window's mean",
     ),
     Submission(
         "alerts-by-hand",
-        {'            "alerts": [asdict(alert) for alert in self.alerts],': (
-            '            "alerts": [{"time": a.time, "metric": a.metric, "value": a.value, "message": a.message} for a in self.alerts],'
-        )},
+        {
+            '            "alerts": [asdict(alert) for alert in self.alerts],': (
+                '            "alerts": [{"time": a.time, "metric": a.metric, "value": a.value, "message": a.message} for a in self.alerts],'
+            )
+        },
         why="writes each alert's dict by hand instead of asdict",
     ),
     Submission(
         "counter-named-total",
-        {REQUESTS: '        self.requests = Counter("llm_requests_total", "LLM requests", ["model", "outcome"], registry=self.registry)'},
+        {
+            REQUESTS: '        self.requests = Counter("llm_requests_total", "LLM requests", ["model", "outcome"], registry=self.registry)'
+        },
         why="prometheus_client strips a counter's _total suffix: the same exposition",
     ),
     Submission(
         "label-lookup-table",
-        {'    return model if model in KNOWN_MODELS else "other"': '    return {m: m for m in KNOWN_MODELS}.get(model, "other")'},
+        {
+            '    return model if model in KNOWN_MODELS else "other"': '    return {m: m for m in KNOWN_MODELS}.get(model, "other")'
+        },
         why="a lookup table for the allowed label values",
     ),
     Submission(
         "trend-statistics",
-        {"    older = math.fsum(values[:half]) / half\n    newer = math.fsum(values[half:]) / (len(values) - half)": (
-            "    import statistics\n\n    older, newer = statistics.fmean(values[:half]), statistics.fmean(values[half:])"
-        )},
+        {
+            "    older = math.fsum(values[:half]) / half\n    newer = math.fsum(values[half:]) / (len(values) - half)": (
+                "    import statistics\n\n    older, newer = statistics.fmean(values[:half]), statistics.fmean(values[half:])"
+            )
+        },
         why="statistics.fmean for each half",
     ),
 ]
