@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, find, settings
+from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
@@ -24,8 +24,15 @@ from ..registry import CheckFailed, GraderError, Namespace, explain
 T = TypeVar("T")
 
 SAMPLE_SIZE = 100  # generated inputs recorded per check for the student kit
+# No "explain" phase: it reruns a failing example to say which parts mattered (seconds per
+# failure), and a check reports the shrunk example in its own words anyway.
 SETTINGS = settings(
-    max_examples=100, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    max_examples=100,
+    database=None,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
 )
 # "Never finishes" is decided by idleness, not by a deadline: work that is still pending
 # while this process has used no CPU for a while is waiting for something that will not

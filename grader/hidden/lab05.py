@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
-from hypothesis.errors import NoSuchExample
 
-from ..checks.common import SETTINGS
+from ..checks.common import smallest_counterexample
 from ..checks.lab05 import (
     CACHE_HIT,
     COST,
@@ -20,31 +18,9 @@ from ..checks.lab05 import (
     step_words,
 )
 from ..oracle import Reference
-from ..registry import CheckFailed, GraderError, Namespace, check
+from ..registry import CheckFailed, Namespace, check
 
 Plain = Any
-
-# The kit's settings without hypothesis' "explain" phase, which replays a failing example
-# thousands of times to annotate it (seconds per failure here) for a report nobody reads.
-QUICK = settings(SETTINGS, phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
-
-
-def smallest_counterexample(strategy: st.SearchStrategy[Any], holds: Any) -> Any:
-    """The simplest value for which ``holds`` is false (an exception counts as false), or None."""
-
-    def broken(value: Any) -> bool:
-        try:
-            return not holds(value)
-        except (NotImplementedError, GraderError):
-            raise  # an unattempted exercise, or the grader's own failure, is not a counterexample
-        except Exception:
-            return True
-
-    try:
-        return find(strategy, broken, settings=QUICK)
-    except NoSuchExample:
-        return None
-
 
 # --- alerts on generated streams ------------------------------------------------------------------------
 
@@ -99,7 +75,7 @@ def alerts_generated(learner: Namespace, ref: Reference) -> None:
         steps = RULES + steps
         return first_difference(run_steps(reference, setup, steps), run_steps(learner, setup, steps)) is None
 
-    bad = smallest_counterexample(streams, same)
+    bad = smallest_counterexample(cast(st.SearchStrategy[Any], streams), same)
     if bad is None:
         return
     setup, steps = bad
@@ -160,7 +136,7 @@ def dashboard_generated(learner: Namespace, ref: Reference) -> None:
         want = run_export(reference, setup, steps, per_day)
         return first_difference(want, run_export(learner, setup, steps, per_day)) is None
 
-    bad = smallest_counterexample(traffic_cases, same)
+    bad = smallest_counterexample(cast(st.SearchStrategy[Any], traffic_cases), same)
     if bad is None:
         return
     setup, rows, per_day = bad
