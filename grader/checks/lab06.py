@@ -24,7 +24,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from mock_llm import InProcessMock, Settings
-from mock_llm.inprocess import BASE_URL, TimedASGITransport
+from mock_llm.inprocess import BASE_URL
 
 from ..oracle import Reference
 from ..registry import CheckFailed, Namespace, check
@@ -36,6 +36,12 @@ CORRUPT = "\ufffd\ufffd\ufffdCORRUPT\ufffd\ufffd\ufffd"
 MOCK_FAULTS = {"overloaded": "unavailable", "malformed_json": "malformed_json", "stream_error": "stream_error"}
 MOCK_FAULTS["corrupted"] = "corrupted"
 FALLBACK_TEXT = "Sorry, I cannot answer that right now. Please try again in a minute."
+
+
+def mock_app_transport(mock: InProcessMock) -> httpx2.AsyncBaseTransport:
+    """The mock's app as a transport, with no real-time read timeout: the requests' timeouts only matter to
+    the learner's transport, on the virtual clock, so a busy machine cannot time a check's request out."""
+    return httpx2.ASGITransport(app=mock.app, client=("127.0.0.1", 50000))
 
 
 class VirtualClock:
@@ -786,7 +792,7 @@ class Counting(httpx2.AsyncBaseTransport):
     """The in-process mock's transport, counting the requests that reach it."""
 
     def __init__(self, mock: InProcessMock) -> None:
-        self.inner = TimedASGITransport(app=mock.app, client=("127.0.0.1", 50000))
+        self.inner = mock_app_transport(mock)
         self.requests = 0
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -926,7 +932,7 @@ def transport_faults(learner: Namespace, ref: Reference) -> None:
     prompt = "Question 11: how should a service behave when its LLM provider fails?"
 
     async def run() -> list[tuple[Trial, str, float, int]]:
-        plain = sdk_client(TimedASGITransport(app=mock.app, client=("127.0.0.1", 50000)))
+        plain = sdk_client(mock_app_transport(mock))
         answer = await plain.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": prompt}])
         truth = answer.choices[0].message.content or ""
         out = []
@@ -1025,7 +1031,7 @@ class Scripted(httpx2.AsyncBaseTransport):
     """The mock's transport, noting each request's read timeout; a 400 instead when told."""
 
     def __init__(self, mock: InProcessMock, bad_request: bool = False) -> None:
-        self.inner = TimedASGITransport(app=mock.app, client=("127.0.0.1", 50000))
+        self.inner = mock_app_transport(mock)
         self.timeouts: list[float | None] = []
         self.bad_request = bad_request
 

@@ -6,10 +6,9 @@ import math
 from typing import Any
 
 from mock_llm import InProcessMock, Settings
-from mock_llm.inprocess import TimedASGITransport
 
 from ..checks.common import names_unawaited, run_async
-from ..checks.lab06 import MODEL, VirtualClock, sdk_client
+from ..checks.lab06 import MODEL, VirtualClock, mock_app_transport, sdk_client
 from ..oracle import Reference
 from ..registry import CheckFailed, Namespace, check
 
@@ -28,7 +27,7 @@ async def run_seed(
 ) -> dict[str, Any]:
     """One seeded run of the learner's resilient_ask under the reference's ChaosTransport; the grader's own figures."""
     clock = VirtualClock()
-    inner = TimedASGITransport(app=mock.app, client=("127.0.0.1", 50000))
+    inner = mock_app_transport(mock)
     chaos = ref.live.ChaosTransport(inner, RATE, seed=seed, sleep=clock.sleep)
     client = sdk_client(chaos)
     latencies: list[float] = []
@@ -81,7 +80,7 @@ def hypothesis(learner: Namespace, ref: Reference) -> None:
     mock = InProcessMock(Settings(latency=0.0))
 
     async def run() -> list[dict[str, Any]]:
-        plain = sdk_client(TimedASGITransport(app=mock.app, client=("127.0.0.1", 50000)))
+        plain = sdk_client(mock_app_transport(mock))
         truth = {}
         for prompt in prompts():
             response = await plain.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": prompt}])
