@@ -53,6 +53,13 @@ _CLAMP = "math.exp of a log-probability is in (0, 1]: the clamp never changes it
 _ONE = "one choice is asked for (n=1), and a label is one token: the first is the last"
 _DTYPE = "numpy converts: the other operand is an array, or the values are floats already"
 _STORAGE = "a storage detail: any starting capacity and any growth factor above 1 work"
+_DRAW_EQUAL = "random() equals the failure rate with probability 2**-53: no seed the checks use draws it"
+_NEVER_READ = "read only while the circuit is open, and _trip sets it before the circuit first opens"
+_PROBES_RESET = "read only while half-open, and moving to half-open sets it to 0 first"
+_CLEARED_TWICE = (
+    "nothing is appended while open or half-open, and the window is cleared both when the circuit opens and when it "
+    "closes: either clearing alone forgets the same outcomes"
+)
 EQUIVALENT: dict[str, dict[str, str]] = {
     "01": {
         "classify_sentiment: statement deleted: `confidence = 0.5` -> `pass`": _NO_LOGPROBS,
@@ -153,6 +160,54 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "`return np.asarray(response.data[0].embedding, dtype=float)`": "one input, one embedding: first is last",
         "SemanticCache.add: constant off by one: `0` -> `-1` in `row = self._append_row(unit.shape[0])`": (
             "an embedding is 1-D: its first dimension is its last"
+        ),
+    },
+    "06": {
+        "ChaosMonkey.maybe_fail: comparison: `self.rng.random() < self.failure_rate` -> "
+        "`self.rng.random() <= self.failure_rate`": _DRAW_EQUAL,
+        "ChaosTransport.handle_async_request: comparison: `self.rng.random() < self.failure_rate` -> "
+        "`self.rng.random() <= self.failure_rate`": _DRAW_EQUAL,
+        'read_answer: statement deleted: `raise InvalidResponse("the stream ended without a finish_reason: it...` -> '
+        "`pass`": "with no finish_reason, the next test (finish_reason != 'stop') raises InvalidResponse too; only "
+        "the message differs",
+        "summarise.nearest_rank: arguments swapped: `max(1, math.ceil(q * n))` -> `max(math.ceil(q * n), 1)`": (
+            "max() is symmetric"
+        ),
+        "summarise.nearest_rank: constant off by one: `1` -> `0` in `return latencies[max(1, math.ceil(q * n)) - 1]` "
+        "(#2)": "q is 0.5 or 0.95 and n >= 1 (no outcomes return early): ceil(q * n) is at least 1",
+        "retry_delay: arguments swapped: `min(base_delay * 2**attempt, max_delay)` -> "
+        "`min(max_delay, base_delay * 2 ** attempt)`": "min() is symmetric",
+        "retry_delay: arguments swapped: `min(max(float(header), 0.0), max_delay)` -> "
+        "`min(max_delay, max(float(header), 0.0))`": "min() is symmetric",
+        "retry_delay: arguments swapped: `max(float(header), 0.0)` -> `max(0.0, float(header))`": "max() is symmetric",
+    },
+    "03": {
+        "RateLimitFallback.delay: arguments swapped: `min(self.max_delay, self.base_delay * 2**attempt)` -> "
+        "`min(self.base_delay * 2 ** attempt, self.max_delay)`": "min() is symmetric",
+        "TimeoutFallback.execute: arguments swapped: `min(self.timeout, request.timeout)` -> "
+        "`min(request.timeout, self.timeout)`": "min() is symmetric",
+        "CircuitBreaker._release: arguments swapped: `max(0, self._probes - 1)` -> `max(self._probes - 1, 0)`": (
+            "max() is symmetric"
+        ),
+        "CircuitBreaker._trip: arguments swapped: `max(self.cooldown, asked or 0.0)` -> "
+        "`max(asked or 0.0, self.cooldown)`": "max() is symmetric",
+        "RateLimitFallback.execute: keyword degraded= dropped: `Answer(...)` in "
+        "`return Answer(await call(within(request, self.clock)), so...`": "Answer's degraded defaults to False",
+        "CircuitBreaker.__init__: statement deleted: `self._open_until = 0.0` -> `pass`": _NEVER_READ,
+        "CircuitBreaker.__init__: constant off by one: `0.0` -> `1.0` in `self._open_until = 0.0`": _NEVER_READ,
+        "CircuitBreaker.__init__: constant off by one: `0.0` -> `-1.0` in `self._open_until = 0.0`": _NEVER_READ,
+        "CircuitBreaker.__init__: statement deleted: `self._probes = 0` -> `pass`": _PROBES_RESET,
+        "CircuitBreaker.__init__: constant off by one: `0` -> `1` in `self._probes = 0`": _PROBES_RESET,
+        "CircuitBreaker.__init__: constant off by one: `0` -> `-1` in `self._probes = 0`": _PROBES_RESET,
+        "CircuitBreaker._trip: statement deleted: `self._outcomes.clear()` -> `pass`": _CLEARED_TWICE,
+        "CircuitBreaker._record: statement deleted: `self._outcomes.clear()` -> `pass`": _CLEARED_TWICE,
+        "CircuitBreaker._record: statement deleted: `self._release()` -> `pass`": (
+            "every probe's outcome moves the circuit out of half-open (closed or open again), and entering half-open "
+            "resets the count: a slot not freed here is never counted"
+        ),
+        "CircuitBreaker._trip: constant off by one: `0.0` -> `-1.0` in "
+        "`self._open_until = self.clock() + max(self.cooldown, aske...`": (
+            "retry_after() is never negative and neither is a cooldown: max(cooldown, -1.0) is max(cooldown, 0.0)"
         ),
     },
 }

@@ -29,6 +29,8 @@ LABS: dict[str, str] = {
     "01": "01_production_api",
     "02": "02_semantic_cache",
     "03": "03_error_boundaries",
+    "05": "05_monitoring_dashboard",
+    "06": "06_chaos_engineering",
 }
 
 EXPECTATIONS = Path(__file__).resolve().parent / "expectations"

@@ -9,7 +9,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 LABS = ROOT / "labs"
-STEMS = {"01": "01_production_api", "02": "02_semantic_cache", "03": "03_error_boundaries"}
+STEMS = {
+    "01": "01_production_api",
+    "02": "02_semantic_cache",
+    "03": "03_error_boundaries",
+    "05": "05_monitoring_dashboard",
+    "06": "06_chaos_engineering",
+}
 
 
 def cli_check(*notebooks: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -90,6 +90,10 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[tup
         "01": {"value = value.strip()": "value = value"},  # whitespace no longer stripped
         "02": {"if scores[best] < self.similarity_threshold:": "if scores[best] <= self.similarity_threshold:"},
         "03": {"return isinstance(error, PROVIDER_ERRORS)": "return True  # the handout's catch-all"},
+        # no firing at exactly the cooldown
+        "05": {"at - rule.last_fired < rule.cooldown:": "at - rule.last_fired <= rule.cooldown:"},
+        # a backoff without a cap
+        "06": {"return min(base_delay * 2**attempt, max_delay)": "return base_delay * 2**attempt"},
     }
     submissions: dict[tuple[str, str], Path] = {}
     for lab, stem in STEMS.items():

@@ -243,6 +243,21 @@ class RateLimitFallback(Fallback):
         raise error
 '''
 
+REAL_SLEEP_RETRIES = '''
+def retry_delay(error, attempt, *, base_delay=0.5, max_delay=8.0):
+    return min(base_delay * 2**attempt, max_delay)
+
+
+async def resilient_ask(client, prompt, *, attempts=3, timeout=5.0, retry_timeout=2.0, sleep=asyncio.sleep):
+    """A first attempt: retries that wait in real time, whatever sleep it is given."""
+    for attempt in range(attempts):
+        try:
+            return Answer(await ask(client, prompt, timeout=timeout))
+        except Exception as exc:
+            await asyncio.sleep(retry_delay(exc, attempt))
+    return Answer(FALLBACK_TEXT, source="fallback", degraded=True)
+'''
+
 NAIVE = {
     # (lab, {solution cell grade_id: replacement source}, a phrase the demos must print)
     "02-python-loop": (
@@ -265,6 +280,7 @@ NAIVE = {
     ),
     "01-upstream-hangs": ("01", {"01-classify-solution": HANGING_CLASSIFY}, "Stopped early"),
     "03-blocking-backoff": ("03", {"03-rate-limit-solution": BLOCKING_RATE_LIMIT}, "Stopped early"),
+    "06-real-sleep-retries": ("06", {"06-resilient-solution": REAL_SLEEP_RETRIES}, "Stopped early"),
 }
 
 
