@@ -1274,76 +1274,95 @@ TWO_PROBES = [
 ]
 
 
-def _two_probes(ns: Namespace) -> Plain:
-    """Half-open with two probe slots: what each call gets, after each stage of TWO_PROBES."""
-    time = FakeTime()
-    breaker = call(
+class GatedCalls:
+    """Calls through a breaker that each wait at a named gate, then end as scripted; what each got, stage by stage."""
+
+    def __init__(self, ns: Namespace, breaker: Any, gates: tuple[str, ...]) -> None:
+        self.ns, self.breaker = ns, breaker
+        self.gates = {name: asyncio.Event() for name in gates}
+        self.made: list[str] = []
+        self.tasks: list[Any] = []
+        self.rows: list[str] = []
+
+    def _fn(self, name: str, gate: str, end: str) -> Any:
+        async def fn(request: Any) -> str:
+            self.made.append(name)
+            await self.gates[gate].wait()
+            if end != "ok":
+                raise sdk_error(end)
+            return "ok"
+
+        return fn
+
+    async def _one(self, name: str, gate: str, end: str) -> str:
+        try:
+            await self.breaker.call(self._fn(name, gate, end), self.ns.Request(name))
+            return f"{name} answered"
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, self.ns.CircuitOpen):
+                return f"{name} refused (retry_after {round(float(exc.retry_after), 6)})"
+            return f"{name} raised {type(exc).__name__}"
+
+    @staticmethod
+    async def settle() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    async def start(self, *calls: tuple[str, str, str]) -> None:
+        """Start calls (name, gate, end) at once; each waits at its gate."""
+        self.tasks.extend(asyncio.ensure_future(self._one(*args)) for args in calls)
+        await self.settle()
+
+    async def release(self, gate: str) -> None:
+        self.gates[gate].set()
+        await self.settle()
+
+    def stage(self) -> None:
+        done = sorted(task.result() for task in self.tasks if task.done())
+        self.rows.append(f"{', '.join(done) or 'nothing ended'}; calls made: {self.made}; state {self.breaker.state!r}")
+
+    async def finish(self) -> list[str]:
+        await asyncio.gather(*self.tasks)
+        self.stage()
+        return self.rows
+
+
+def _breaker(ns: Namespace, time: FakeTime, probes: int) -> Any:
+    return call(
         "CircuitBreaker(...)",
         ns.CircuitBreaker,
         failure_threshold=0.5,
         window=4,
         min_calls=1,
         cooldown=10.0,
-        half_open_probes=2,
+        half_open_probes=probes,
         clock=time,
     )
 
+
+def _two_probes(ns: Namespace) -> Plain:
+    """Half-open with two probe slots: what each call gets, after each stage of TWO_PROBES."""
+    time = FakeTime()
+    breaker = _breaker(ns, time, 2)
+
     async def go() -> list[str]:
-        gates = {name: asyncio.Event() for name in ("P1", "P2", "Q")}
-        made: list[str] = []
-
-        def primary(name: str, gate: str, end: str) -> Any:
-            async def fn(request: Any) -> str:
-                made.append(name)
-                await gates[gate].wait()
-                if end != "ok":
-                    raise sdk_error(end)
-                return "ok"
-
-            return fn
-
-        async def one(name: str, gate: str, end: str) -> str:
-            try:
-                await breaker.call(primary(name, gate, end), ns.Request(name))
-                return f"{name} answered"
-            except NotImplementedError:
-                raise
-            except Exception as exc:
-                if isinstance(exc, ns.CircuitOpen):
-                    return f"{name} refused (retry_after {round(float(exc.retry_after), 6)})"
-                return f"{name} raised {type(exc).__name__}"
-
-        async def settle() -> None:
-            for _ in range(5):
-                await asyncio.sleep(0)
-
-        def stage(tasks: list[Any]) -> str:
-            done = sorted(task.result() for task in tasks if task.done())
-            return f"{', '.join(done) or 'nothing ended'}; calls made: {made}; state {breaker.state!r}"
-
+        calls = GatedCalls(ns, breaker, ("P1", "P2", "Q"))
         with contextlib.suppress(Exception):
             await breaker.call(Script(ns, ["500"], time), ns.Request("q"))
         time.now += 10.0
-        first = [
-            asyncio.ensure_future(one(*args)) for args in (("P1", "P1", "bug"), ("P2", "P2", "500"), ("P3", "P2", "ok"))
-        ]
-        await settle()
-        rows = [stage(first)]
-        gates["P1"].set()
-        await settle()
-        second = [asyncio.ensure_future(one(*args)) for args in (("P4", "P2", "bug"), ("P5", "P2", "ok"))]
-        await settle()
-        rows.append(stage(first + second))
-        gates["P2"].set()
-        await settle()
+        await calls.start(("P1", "P1", "bug"), ("P2", "P2", "500"), ("P3", "P2", "ok"))
+        calls.stage()
+        await calls.release("P1")
+        await calls.start(("P4", "P2", "bug"), ("P5", "P2", "ok"))
+        calls.stage()
+        await calls.release("P2")
         time.now += 10.0
-        third = [asyncio.ensure_future(one(name, "Q", "ok")) for name in ("Q1", "Q2", "Q3")]
-        await settle()
-        rows.append(stage(first + second + third))
-        gates["Q"].set()
-        await asyncio.gather(*first, *second, *third)
-        rows.append(stage(first + second + third))
-        return rows
+        await calls.start(("Q1", "Q", "ok"), ("Q2", "Q", "ok"), ("Q3", "Q", "ok"))
+        calls.stage()
+        await calls.release("Q")
+        return await calls.finish()
 
     return run_async(go(), "probes at once on a half-open CircuitBreaker(half_open_probes=2)")
 
@@ -1361,79 +1380,26 @@ LATE_CALLS = [
 def _late_calls(ns: Namespace) -> Plain:
     """Calls admitted while closed that end after the circuit opened: what each call gets, stage by stage."""
     time = FakeTime()
-    breaker = call(
-        "CircuitBreaker(...)",
-        ns.CircuitBreaker,
-        failure_threshold=0.5,
-        window=4,
-        min_calls=1,
-        cooldown=10.0,
-        half_open_probes=1,
-        clock=time,
-    )
+    breaker = _breaker(ns, time, 1)
 
     async def go() -> list[str]:
-        gates = {name: asyncio.Event() for name in ("L1", "L2", "L3", "P1", "P2")}
-        made: list[str] = []
-        tasks: list[Any] = []
-
-        def primary(name: str, gate: str, end: str) -> Any:
-            async def fn(request: Any) -> str:
-                made.append(name)
-                await gates[gate].wait()
-                if end != "ok":
-                    raise sdk_error(end)
-                return "ok"
-
-            return fn
-
-        async def one(name: str, gate: str, end: str) -> str:
-            try:
-                await breaker.call(primary(name, gate, end), ns.Request(name))
-                return f"{name} answered"
-            except NotImplementedError:
-                raise
-            except Exception as exc:
-                if isinstance(exc, ns.CircuitOpen):
-                    return f"{name} refused (retry_after {round(float(exc.retry_after), 6)})"
-                return f"{name} raised {type(exc).__name__}"
-
-        async def start(*calls: tuple[str, str, str]) -> None:
-            tasks.extend(asyncio.ensure_future(one(*args)) for args in calls)
-            await settle()
-
-        async def release(gate: str) -> None:
-            gates[gate].set()
-            await settle()
-
-        async def settle() -> None:
-            for _ in range(5):
-                await asyncio.sleep(0)
-
-        rows: list[str] = []
-
-        def stage() -> None:
-            done = sorted(task.result() for task in tasks if task.done())
-            rows.append(f"{', '.join(done) or 'nothing ended'}; calls made: {made}; state {breaker.state!r}")
-
-        await start(("L1", "L1", "500"), ("L2", "L2", "500"), ("L3", "L3", "bug"))
-        stage()
-        await release("L1")
-        stage()
+        calls = GatedCalls(ns, breaker, ("L1", "L2", "L3", "P1", "P2"))
+        await calls.start(("L1", "L1", "500"), ("L2", "L2", "500"), ("L3", "L3", "bug"))
+        calls.stage()
+        await calls.release("L1")
+        calls.stage()
         time.now += 5.0
-        await release("L2")
-        await start(("C1", "L2", "ok"))
-        stage()
+        await calls.release("L2")
+        await calls.start(("C1", "L2", "ok"))
+        calls.stage()
         time.now += 5.0
-        await start(("P1", "P1", "bug"))
-        await release("P1")
-        stage()
-        await release("L3")
-        await start(("P2", "P2", "ok"), ("P3", "P2", "ok"))
-        stage()
-        await release("P2")
-        await asyncio.gather(*tasks)
-        stage()
-        return rows
+        await calls.start(("P1", "P1", "bug"))
+        await calls.release("P1")
+        calls.stage()
+        await calls.release("L3")
+        await calls.start(("P2", "P2", "ok"), ("P3", "P2", "ok"))
+        calls.stage()
+        await calls.release("P2")
+        return await calls.finish()
 
     return run_async(go(), "calls that span the opening of a CircuitBreaker")
