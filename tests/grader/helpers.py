@@ -18,12 +18,12 @@ STEMS = {
 }
 
 
-def cli_check(*notebooks: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+def cli_check(*notebooks: Path, extra: tuple[str, ...] = (), timeout: float = 600) -> dict[str, Any]:
     """`python -m grader check --json` as a learner runs it; the parsed JSON."""
     args = [sys.executable, "-m", "grader", "check", "--json", *extra]
     for path in notebooks:
         args += ["--notebook", str(path)]
-    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
