@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import inspect
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -1192,45 +1193,48 @@ def breaker_recover(learner: Namespace, ref: Reference) -> None:
             expected=expected,
             actual=got,
         )
-    got = _two_probes(learner)
-    expected = ref.value(("breaker", "two probes"), _two_probes)
+    _compare_stages(
+        learner,
+        ref,
+        _two_probes,
+        TWO_PROBES,
+        "CircuitBreaker(min_calls=1, cooldown=10, half_open_probes=2)",
+        "While half-open, at most half_open_probes calls may be in flight: a probe that ends in a bug frees its slot, "
+        "and each new half-open period starts with every slot free.",
+    )
+    _compare_stages(
+        learner,
+        ref,
+        _late_calls,
+        LATE_CALLS,
+        "CircuitBreaker(min_calls=1, cooldown=10, half_open_probes=1)",
+        "A call that began while the circuit was closed and ends after it opened is old news: while open, its outcome "
+        "changes nothing (record outcomes only while closed, or a probe's while half-open), and its bug frees no "
+        "probe slot, since it never took one.",
+    )
+
+
+def _compare_stages(
+    learner: Namespace,
+    ref: Reference,
+    scenario: Callable[[Namespace], Plain],
+    stages: list[str],
+    breaker: str,
+    message: str,
+) -> None:
+    """A staged scenario on the learner's breaker and the reference's: the first stage (row) that differs."""
+    expected = ref.value(("breaker", scenario.__name__), scenario)
+    got = scenario(learner)
     for index, (want, have) in enumerate(zip(expected, got, strict=True)):
         if want != have:
             raise CheckFailed(
-                "While half-open, at most half_open_probes calls may be in flight: a probe that ends in a bug frees "
-                "its slot, and each new half-open period starts with every slot free.",
-                input="CircuitBreaker(min_calls=1, cooldown=10, half_open_probes=2): "
-                + "; ".join(TWO_PROBES[: index + 1]),
-                expected=want,
-                actual=have,
-            )
-    got = _late_calls(learner)
-    expected = ref.value(("breaker", "late calls"), _late_calls)
-    for index, (want, have) in enumerate(zip(expected, got, strict=True)):
-        if want != have:
-            raise CheckFailed(
-                "A call that began while the circuit was closed and ends after it opened is old news: while open, its "
-                "outcome changes nothing (record outcomes only while closed, or a probe's while half-open), and its "
-                "bug frees no probe slot, since it never took one.",
-                input="CircuitBreaker(min_calls=1, cooldown=10, half_open_probes=1): "
-                + "; ".join(LATE_CALLS[: index + 1]),
-                expected=want,
-                actual=have,
+                message, input=f"{breaker}: " + "; ".join(stages[: index + 1]), expected=want, actual=have
             )
 
 
 def _probes(ns: Namespace) -> Plain:
     time = FakeTime()
-    breaker = call(
-        "CircuitBreaker(...)",
-        ns.CircuitBreaker,
-        failure_threshold=0.5,
-        window=4,
-        min_calls=1,
-        cooldown=10.0,
-        half_open_probes=1,
-        clock=time,
-    )
+    breaker = _breaker(ns, time, 1)
 
     async def go() -> list[str]:
         gate = asyncio.Event()
