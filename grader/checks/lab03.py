@@ -1004,7 +1004,7 @@ DEADLINE_CASES: list[tuple[tuple[str, ...], list[str], str, float]] = [
 @names_unawaited
 def deadline(learner: Namespace, ref: Reference) -> None:
     for fallbacks, steps, what, seconds in DEADLINE_CASES:
-        key = ("deadline", fallbacks, steps) if seconds == 5.0 else ("deadline", fallbacks, steps, seconds)
+        key = ("deadline", fallbacks, steps, seconds)
         expected = ref.value(key, partial(run_requests, fallbacks=fallbacks, scripts=[steps], deadline=seconds))
         got = run_requests(learner, fallbacks, [steps], seconds)
         where = f"ErrorBoundary(deadline={seconds}) with fallbacks {list(fallbacks)}; {what}"
