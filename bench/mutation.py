@@ -54,6 +54,10 @@ _ONE = "one choice is asked for (n=1), and a label is one token: the first is th
 _DTYPE = "numpy converts: the other operand is an array, or the values are floats already"
 _STORAGE = "a storage detail: any starting capacity and any growth factor above 1 work"
 _DRAW_EQUAL = "random() equals the failure rate with probability 2**-53: no seed the checks use draws it"
+_WORDS = (
+    "the kit's questions have at most 9 words (simple) or at least 12 (complex): any threshold from 9 to 11 words "
+    "splits them the same way, and the notebook asks for the long ones, not for a number"
+)
 _NEVER_READ = "read only while the circuit is open, and _trip sets it before the circuit first opens"
 _PROBES_RESET = "read only while half-open, and moving to half-open sets it to 0 first"
 _CLEARED_TWICE = (
@@ -161,6 +165,27 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "SemanticCache.add: constant off by one: `0` -> `-1` in `row = self._append_row(unit.shape[0])`": (
             "an embedding is 1-D: its first dimension is its last"
         ),
+    },
+    "04": {
+        "calculate_monthly_cost: statement deleted: "
+        '`raise ValueError("the model distribution is empty: give each model ...` -> `pass`': (
+            "an empty distribution sums to 0, so the sum check raises ValueError for it anyway"
+        ),
+        "calculate_monthly_cost: arguments swapped: `math.isclose(total, 1.0, rel_tol=0, abs_tol=1e-9)` -> "
+        "`math.isclose(1.0, total, rel_tol=0, abs_tol=1e-09)`": "math.isclose is symmetric in its two values",
+        "calculate_monthly_cost: keyword rel_tol= dropped: `math.isclose(...)` in "
+        "`if not math.isclose(total, 1.0, rel_tol=0, abs_tol=1e-9):`": (
+            "the default rel_tol of 1e-9, next to 1, is the same tolerance as abs_tol=1e-9 (the lab asks for "
+            "math.isclose, and both accept rounding error and refuse 0.999)"
+        ),
+        "calculate_monthly_cost: arguments swapped: `min(queries_per_day, avg_input_tokens, avg_output_tokens)` -> "
+        "`min(avg_input_tokens, queries_per_day, avg_output_tokens)`": "min does not depend on the order",
+        "calculate_monthly_cost: constant off by one: `1` -> `2` in `if not 0 <= share <= 1:`": (
+            "a share above 1 in shares that sum to 1 needs a negative share, which the lower bound refuses"
+        ),
+        "is_complex: comparison: `len(query.split()) > 10` -> `len(query.split()) >= 10`": _WORDS,
+        "is_complex: constant off by one: `10` -> `11` in `return len(query.split()) > 10`": _WORDS,
+        "is_complex: constant off by one: `10` -> `9` in `return len(query.split()) > 10`": _WORDS,
     },
     "06": {
         "ChaosMonkey.maybe_fail: comparison: `self.rng.random() < self.failure_rate` -> "

@@ -29,6 +29,7 @@ LABS: dict[str, str] = {
     "01": "01_production_api",
     "02": "02_semantic_cache",
     "03": "03_error_boundaries",
+    "04": "04_cost_optimization",
     "05": "05_monitoring_dashboard",
     "06": "06_chaos_engineering",
 }

@@ -90,6 +90,8 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[tup
         "01": {"value = value.strip()": "value = value"},  # whitespace no longer stripped
         "02": {"if scores[best] < self.similarity_threshold:": "if scores[best] <= self.similarity_threshold:"},
         "03": {"return isinstance(error, PROVIDER_ERRORS)": "return True  # the handout's catch-all"},
+        # the later of two matching rules no longer wins
+        "04": {"for condition, action in self.rules:": "for condition, action in reversed(self.rules):"},
         # no firing at exactly the cooldown
         "05": {"at - rule.last_fired < rule.cooldown:": "at - rule.last_fired <= rule.cooldown:"},
         # a backoff without a cap
