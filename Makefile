@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KERNEL := llm-prod-kit
 MOCK_LLM_PORT ?= 8000
+comma := ,
 export MOCK_LLM_PORT
 
 .PHONY: setup lab lab-instructor doctor mock test test-fast check release grade feedback lint format data report bench clean
@@ -37,7 +38,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/python -m grader check $(if $(LAB),--lab $(LAB)) $(if $(NOTEBOOK),--notebook $(NOTEBOOK))
+	$(BIN)/python -m grader check $(if $(LAB),--lab $(LAB)) $(if $(NOTEBOOK),--notebook $(NOTEBOOK)) $(foreach c,$(subst $(comma), ,$(ONLY)),--only $(c))
 
 release: $(STAMP)
 	$(BIN)/python -m grader release

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .registry import LABS
-from .runner import Limits, grade, resolve
+from .runner import Limits, grade, resolve, select_checks, split_selection
 from .scorecard import as_gradescope, as_json, render
 
 
@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         action="append",
         default=[],
-        help="a notebook to grade (repeatable); default: labs/*.ipynb",
+        help="a notebook to grade (repeatable); default: labs/*.ipynb. "
+        "NOTEBOOK::CHECK,CHECK grades only those checks of it",
     )
     check.add_argument(
         "--submission",
@@ -30,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         help="grade one notebook per lab found in FOLDER (by name, test cells or folder; as make grade picks them)",
     )
     check.add_argument("--lab", action="append", default=[], choices=list(LABS), help="only this lab (repeatable)")
+    check.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="grade only this check (repeatable; a check id as the scorecard shows it, e.g. 03-template)",
+    )
     check.add_argument("--json", action="store_true", help="print the result as one JSON object")
     check.add_argument(
         "--gradescope", type=Path, metavar="FILE", help="also write Gradescope's autograder results.json to FILE"
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"grader release: {exc}", file=sys.stderr)
             return 1
         return 0
+    named: dict[Path, list[str]] = {}
     try:
         if args.submission:
             from .course import pick_notebooks
@@ -108,14 +117,17 @@ def main(argv: list[str] | None = None) -> int:
                 for note in chosen.notes:
                     print(f"grader: {note}", file=sys.stderr)
         else:
-            pairs = resolve(args.notebook, args.lab)
+            asked = [split_selection(argument) for argument in args.notebook]
+            pairs = resolve([path for path, _ in asked], args.lab)
+            named = {path.resolve(): ids for path, ids in asked if ids}
+        pairs, only = select_checks(pairs, args.only, named)
     except ValueError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
     if not pairs:
         print("grader: no notebook to grade", file=sys.stderr)
         return 2
-    results = grade(pairs, Limits(wall_seconds=args.timeout, memory_mb=args.memory_mb))
+    results = grade(pairs, Limits(wall_seconds=args.timeout, memory_mb=args.memory_mb), only=only)
     if args.gradescope:
         args.gradescope.write_text(json.dumps(as_gradescope(results), indent=2), encoding="utf-8")
     if args.json:

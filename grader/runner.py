@@ -11,6 +11,7 @@ never blocks) and kept only in part. Results come back on a second pipe.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import faulthandler
 import importlib
 import json
@@ -142,6 +143,7 @@ class _Job:
     open_fds: set[int] = field(default_factory=set)  # our ends of its pipes not yet at end-of-file
     loaded: bool = False
     checks: int = 0
+    only: frozenset[str] | None = None  # the checks asked for; None: all of the lab's
 
     def keep(self, chunk: bytes) -> None:
         if self.kept < OUTPUT_KEEP:
@@ -201,8 +203,56 @@ def _context(notebook: Path, folder: Path, limits: Limits, check_parallel: int, 
     )
 
 
+def selected(lab: str, only: frozenset[str] | None) -> list[Any]:
+    """The lab's checks, or those of them named in ``only``, in the registry's order."""
+    return [c for c in checks_for(lab) if only is None or c.id in only]
+
+
+def select_checks(
+    pairs: list[tuple[str, Path]], everywhere: list[str], per_notebook: dict[Path, list[str]]
+) -> tuple[list[tuple[str, Path]], list[frozenset[str] | None]]:
+    """Which checks to grade on each notebook: ``grade()``'s pairs and its ``only``.
+
+    ``everywhere`` (``--only``) applies to every notebook whose lab has the check, and a
+    notebook whose lab has none of them is left out; ``per_notebook`` (``NOTEBOOK::CHECK``)
+    must name checks of that notebook's own lab. A name no lab has is a ValueError that
+    lists the checks there are.
+    """
+    kept: list[tuple[str, Path]] = []
+    only: list[frozenset[str] | None] = []
+    for lab, path in pairs:
+        known = [c.id for c in checks_for(lab)]
+        own = per_notebook.get(path.resolve(), [])
+        unknown = [i for i in own if i not in known]
+        if unknown:
+            raise ValueError(
+                f"{path.name} is lab {lab}, which has no check {', '.join(map(repr, unknown))}; "
+                f"its checks: {', '.join(known)}"
+            )
+        shared = [i for i in everywhere if i in known]
+        if everywhere and not shared and not own:
+            continue
+        kept.append((lab, path))
+        only.append(frozenset(own + shared) if own or shared else None)
+    labs = sorted({lab for lab, _ in pairs})
+    stray = [i for i in everywhere if not any(c.id == i for lab in labs for c in checks_for(lab))]
+    if stray:
+        every = [c.id for lab in labs for c in checks_for(lab)]
+        close = [m for i in stray for m in difflib.get_close_matches(i, every, n=1)]
+        known = f"did you mean {', '.join(close)}?" if close else f"the checks are: {', '.join(every)}"
+        raise ValueError(f"no lab graded here has the check {', '.join(map(repr, stray))}; {known}")
+    return kept, only
+
+
 def _child(
-    lab: str, notebook: Path, folder: Path, output_fd: int, results_fd: int, context: Context, limits: Limits
+    lab: str,
+    notebook: Path,
+    folder: Path,
+    output_fd: int,
+    results_fd: int,
+    context: Context,
+    limits: Limits,
+    only: frozenset[str] | None,
 ) -> int:
     os.setsid()
     faulthandler.disable()  # a learner's segfault is reported in the scorecard, not dumped on the caller's stderr
@@ -227,10 +277,12 @@ def _child(
     from hypothesis import configuration
 
     configuration.set_hypothesis_home_dir(str(folder / ".hypothesis"))
-    return grade_notebook(lab, notebook, results_fd, context)
+    return grade_notebook(lab, notebook, results_fd, context, only)
 
 
-def _start(lab: str, notebook: Path, limits: Limits, check_parallel: int, protect: list[Path]) -> _Job:
+def _start(
+    lab: str, notebook: Path, limits: Limits, check_parallel: int, protect: list[Path], only: frozenset[str] | None
+) -> _Job:
     folder = Path(tempfile.mkdtemp(prefix=f"grader-{lab}-"))
     context = _context(notebook, folder, limits, check_parallel, protect)
     out_read, out_write = os.pipe()
@@ -243,7 +295,7 @@ def _start(lab: str, notebook: Path, limits: Limits, check_parallel: int, protec
         try:
             os.close(out_read)
             os.close(res_read)
-            code = _child(lab, notebook, folder, out_write, res_write, context, limits)
+            code = _child(lab, notebook, folder, out_write, res_write, context, limits, only)
         except BaseException:  # report and leave; never return into the parent's code
             traceback.print_exc()
         finally:
@@ -256,7 +308,8 @@ def _start(lab: str, notebook: Path, limits: Limits, check_parallel: int, protec
     os.set_blocking(res_read, False)
     job = _Job(lab, notebook, pid, out_read, res_read, folder, time.monotonic() + limits.wall_seconds)
     job.open_fds = {out_read, res_read}
-    job.checks = len(checks_for(lab))
+    job.only = only
+    job.checks = len(selected(lab, only))
     return job
 
 
@@ -270,7 +323,7 @@ def _explain_exit(status: int) -> str:
 
 
 def _collect(job: _Job, limits: Limits) -> LabResult:
-    checks = checks_for(job.lab)
+    checks = selected(job.lab, job.only)
     payload = job.payload()
     shutil.rmtree(job.folder, ignore_errors=True)
     done = {c["id"]: c for c in payload.get("checks", [])}
@@ -328,6 +381,9 @@ def _collect(job: _Job, limits: Limits) -> LabResult:
                 "not_run": not c.runnable,
             }
         )
+    notes = payload.get("notes", [])
+    if job.only is not None:
+        notes = [f"only {len(checks)} of the lab's {len(checks_for(job.lab))} checks were graded, as asked", *notes]
     return LabResult(
         job.lab,
         str(job.notebook),
@@ -336,7 +392,7 @@ def _collect(job: _Job, limits: Limits) -> LabResult:
         payload.get("cell_errors", []),
         "".join(job.output),
         payload.get("flags", []),
-        payload.get("notes", []),
+        notes,
         ungradable,
         payload.get("grader_error"),
         payload.get("sandbox", []),
@@ -348,16 +404,21 @@ def grade(
     limits: Limits | None = None,
     on_result: Callable[[int, LabResult], None] | None = None,
     protect: list[Path] | None = None,
+    only: list[frozenset[str] | None] | None = None,
 ) -> list[LabResult]:
     """Grade submissions, a bounded number at a time; results in the order given.
 
     ``on_result(index, result)`` is called as each finishes (for a progress bar);
-    ``protect`` adds folders no submission may read (a course's other submissions).
+    ``protect`` adds folders no submission may read (a course's other submissions);
+    ``only[i]``, when given and not None, names the checks to run on ``pairs[i]`` (the others are left out).
     """
     limits = limits or Limits()
     preload(sorted({lab for lab, _ in pairs}))
     parallel, check_parallel = limits.pool(len(pairs))
-    waiting = list(enumerate(pairs))
+    chosen = only if only is not None else [None] * len(pairs)
+    if len(chosen) != len(pairs):
+        raise ValueError(f"{len(chosen)} check selections for {len(pairs)} notebooks")
+    waiting = [(i, (lab, path, chosen[i])) for i, (lab, path) in enumerate(pairs)]
     active: dict[int, _Job] = {}
     finished: dict[int, LabResult] = {}
     selector = selectors.DefaultSelector()
@@ -375,7 +436,7 @@ def grade(
 
 
 def _loop(
-    waiting: list[tuple[int, tuple[str, Path]]],
+    waiting: list[tuple[int, tuple[str, Path, frozenset[str] | None]]],
     active: dict[int, _Job],
     finished: dict[int, LabResult],
     selector: selectors.BaseSelector,
@@ -387,8 +448,8 @@ def _loop(
 ) -> None:
     while waiting or active:
         while waiting and len(active) < parallel:
-            index, (lab, notebook) = waiting.pop(0)
-            job = _start(lab, notebook, limits, check_parallel, protect)
+            index, (lab, notebook, only) = waiting.pop(0)
+            job = _start(lab, notebook, limits, check_parallel, protect, only)
             active[index] = job
             selector.register(job.output_fd, selectors.EVENT_READ, (job, "output"))
             selector.register(job.results_fd, selectors.EVENT_READ, (job, "results"))
@@ -440,6 +501,17 @@ def _loop(
 def default_notebooks(labs: list[str] | None = None) -> list[tuple[str, Path]]:
     wanted = labs or list(LABS)
     return [(lab, LABS_DIR / f"{LABS[lab]}.ipynb") for lab in wanted]
+
+
+def split_selection(argument: str | Path) -> tuple[Path, list[str] | None]:
+    """``labs/03_error_boundaries.ipynb::03-template,03-timeout`` (pytest's way of naming a test in a file)."""
+    path, sep, ids = str(argument).partition("::")
+    if not sep:
+        return Path(path), None
+    names = [name.strip() for name in ids.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"{argument}: name at least one check after '::'")
+    return Path(path), names
 
 
 def resolve(notebooks: list[Path], labs: list[str] | None) -> list[tuple[str, Path]]:

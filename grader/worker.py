@@ -244,9 +244,14 @@ def _released(lab: str) -> dict[str, Any] | None:
         return None
 
 
-def grade_notebook(lab: str, notebook_path: Path, results_fd: int, context: Context) -> int:
-    """Grade one notebook, reporting on ``results_fd``; the process's exit code."""
-    checks = checks_for(lab)
+def grade_notebook(
+    lab: str, notebook_path: Path, results_fd: int, context: Context, only: frozenset[str] | None = None
+) -> int:
+    """Grade one notebook (only the checks named in ``only``, when given), reporting on ``results_fd``.
+
+    Returns the process's exit code.
+    """
+    checks = [c for c in checks_for(lab) if only is None or c.id in only]
     payload: dict[str, Any] = {
         "lab": lab,
         "notebook": str(notebook_path),

@@ -85,6 +85,35 @@ def test_failure_shows_input_expected_actual_and_hint(tmp_path: Path) -> None:
     assert checks["02-handout"]["passed"], "other checks still get their credit"
 
 
+def test_only_named_checks_are_graded(tmp_path: Path) -> None:
+    """NOTEBOOK::CHECK grades those checks of that notebook; --only applies to each lab that has the check."""
+    broken = notebook_with(
+        "02", tmp_path, replace={"if scores[best] < self.similarity_threshold:": "if scores[best] <= 1.0:"}
+    )
+    one = cli_check(Path(f"{broken}::02-threshold,02-cosine-fixed"), SOLUTIONS / "01_production_api.ipynb")
+    picked, whole = one["labs"]
+    assert [c["id"] for c in picked["checks"]] == ["02-cosine-fixed", "02-threshold"], "the registry's order"
+    assert not by_id(picked)["02-threshold"]["passed"] and by_id(picked)["02-cosine-fixed"]["passed"]
+    assert picked["max_score"] == sum(c.points for c in checks_for("02") if c.id in {"02-threshold", "02-cosine-fixed"})
+    assert any("only 2 of the lab's" in note for note in picked["notes"])
+    assert len(whole["checks"]) == len(checks_for("01")), "a notebook named without :: gets every check"
+
+    everywhere = cli_check(broken, SOLUTIONS / "01_production_api.ipynb", extra=("--only", "02-threshold"))
+    (only,) = everywhere["labs"]  # lab 01 has no such check: it is left out, not graded in full
+    assert [c["id"] for c in only["checks"]] == ["02-threshold"]
+
+    for argv, says in (
+        (["--only", "02-treshold", "--lab", "02"], "did you mean 02-threshold?"),
+        (["--notebook", f"{broken}::01-classify"], "which has no check '01-classify'"),
+        (["--notebook", f"{broken}::"], "name at least one check"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "grader", "check", *argv], capture_output=True, text=True, cwd=ROOT, timeout=300
+        )
+        assert done.returncode == 2 and says in done.stderr, (argv, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
 def test_partial_credit_is_per_check(tmp_path: Path) -> None:
     """`>` instead of `>=` costs the threshold check (and the differential one), nothing else."""
     broken = notebook_with(
