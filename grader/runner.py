@@ -239,8 +239,8 @@ def select_checks(
     if stray:
         every = [c.id for lab in labs for c in checks_for(lab)]
         close = [m for i in stray for m in difflib.get_close_matches(i, every, n=1)]
-        known = f"did you mean {', '.join(close)}?" if close else f"the checks are: {', '.join(every)}"
-        raise ValueError(f"no lab graded here has the check {', '.join(map(repr, stray))}; {known}")
+        advice = f"did you mean {', '.join(close)}?" if close else f"the checks are: {', '.join(every)}"
+        raise ValueError(f"no lab graded here has the check {', '.join(map(repr, stray))}; {advice}")
     return kept, only
 
 
