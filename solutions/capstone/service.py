@@ -1,0 +1,106 @@
+"""The service's parts, built once per process, and what answering one request takes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+from . import labs
+from .caches import ExactCache, MemoryCache, RedisCache, SemanticCache, cache_key
+from .cascade import Cascade, Degraded
+from .local_model import trained
+from .metrics import ServiceMetrics
+from .settings import Settings
+from .upstream import ProviderFailure, Upstream, request_costs
+
+log = logging.getLogger("capstone.service")
+
+
+@dataclass
+class Service:
+    settings: Settings
+    metrics: ServiceMetrics
+    upstream: Upstream
+    cascade: Cascade
+    exact: ExactCache
+    draining: bool = False
+    ready: bool = False
+    in_flight: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, http_client: httpx2.AsyncClient | None = None) -> Service:
+        labs.load_all()
+        metrics = ServiceMetrics(window=settings.dashboard_window)
+        upstream = Upstream(settings, http_client=http_client, observe=metrics.model_call, bill=metrics.bill)
+        semantic = SemanticCache(settings.semantic_threshold, settings.semantic_max_entries)
+        cascade = Cascade(settings, upstream, trained(), semantic)
+        exact: ExactCache
+        if settings.redis_url:
+            exact = RedisCache(settings.redis_url, ttl_seconds=settings.cache_ttl_seconds,
+                               local_ttl_seconds=settings.local_cache_ttl_seconds,
+                               wait_seconds=settings.singleflight_wait_seconds)
+        else:
+            exact = MemoryCache(settings.cache_max_entries, settings.cache_ttl_seconds)
+        return cls(settings, metrics, upstream, cascade, exact)
+
+    async def classify(self, text: str) -> dict[str, Any]:
+        """The response body for ``text``: a dict SentimentResponse's fields and the capstone's.
+
+        Raises lab 01's UpstreamError when no answer at all can be given (degradation off).
+        """
+        started = time.perf_counter()
+        costs: list[float] = []
+        token = request_costs.set(costs)
+        try:
+            try:
+                value, cached = await self.exact.get_or_compute(
+                    cache_key(text, self.cascade.scope), lambda: self.cascade.classify(text)
+                )
+            except Degraded as exc:
+                value, cached = exc.value, False
+                if exc.failure is not None:
+                    log.warning("degraded answer", extra={"source": value["source"], "kind": exc.failure.kind})
+            except ProviderFailure as exc:
+                self.metrics.failed(time.perf_counter() - started)
+                raise labs.lab("01").UpstreamError(exc.kind, "The model provider could not answer in time: "
+                                                   f"{exc.message}.", exc.retry_after) from None
+        finally:
+            request_costs.reset(token)
+        body = dict(value)
+        if cached:
+            body["source"] = "exact"
+        semantic = body.get("source") == "semantic"
+        body["cached"] = bool(cached or semantic)
+        tier = "exact_cache" if cached else "semantic_cache" if semantic else body["tier"]
+        self.metrics.cache.labels(layer="exact", result="hit" if cached else "miss").inc()
+        cost = sum(costs)
+        self.metrics.answered(tier, bool(body["degraded"]), time.perf_counter() - started, cost,
+                              body["cached"], ok=True)
+        return body
+
+    async def is_ready(self) -> bool:
+        return self.ready and not self.draining and await self.exact.ping()
+
+    def dashboard(self) -> dict[str, Any]:
+        extra = {
+            "breakers": self.upstream.breaker_states(),
+            "in_flight": self.in_flight,
+            "semantic_entries": len(self.cascade.semantic) if self.cascade.semantic is not None else 0,
+            "settings": {"cheap_model": self.settings.cheap_model, "strong_model": self.settings.strong_model,
+                         "local_threshold": self.settings.local_threshold,
+                         "cheap_threshold": self.settings.cheap_threshold,
+                         "deadline_seconds": self.settings.deadline_seconds,
+                         "shared_cache": "redis" if self.settings.redis_url else "memory"},
+        }
+        if isinstance(self.exact, MemoryCache):
+            extra["exact_entries"] = len(self.exact)
+        return self.metrics.dashboard(extra)
+
+    async def close(self) -> None:
+        await self.upstream.close()
+        await self.exact.close()
