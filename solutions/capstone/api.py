@@ -1,13 +1,12 @@
 """The routes: /classify, and the operations routes (health, readiness, metrics, dashboard)."""
 
-
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from .schemas import models
+from .schemas import ERRORS, models
 from .service import Service
 
 DASHBOARD = Path(__file__).with_name("dashboard.html")
@@ -25,7 +24,7 @@ def classify_router() -> APIRouter:
     SentimentRequest, CapstoneResponse = models()
     router = APIRouter(tags=["classify"])
 
-    @router.post("/classify", response_model=CapstoneResponse)
+    @router.post("/classify", response_model=CapstoneResponse, responses=ERRORS)
     async def classify(body: SentimentRequest, service: ServiceDep) -> Any:  # type: ignore[valid-type]
         """Classify the sentiment of a text: Positive, Negative or Neutral."""
         return await service.classify(body.text)  # type: ignore[attr-defined]

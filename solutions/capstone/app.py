@@ -78,8 +78,13 @@ def _content_length(scope: Scope) -> int | None:
 
 async def _too_large(send: Send) -> None:
     body = json.dumps({"error": {"code": "too_large", "message": f"The body is over {MAX_BODY_BYTES} bytes."}})
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body.encode()})
 
 
@@ -92,8 +97,13 @@ def create_app(settings: Settings | None = None, *, http_client: httpx2.AsyncCli
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.ready = True
-        log.info("ready", extra={"cache": "redis" if settings.redis_url else "memory",
-                                 "models": [settings.cheap_model, settings.strong_model]})
+        log.info(
+            "ready",
+            extra={
+                "cache": "redis" if settings.redis_url else "memory",
+                "models": [settings.cheap_model, settings.strong_model],
+            },
+        )
         try:
             yield
         finally:
@@ -101,8 +111,12 @@ def create_app(settings: Settings | None = None, *, http_client: httpx2.AsyncCli
             await service.close()
             log.info("stopped")
 
-    app = FastAPI(title="Sentiment service (capstone)", version="1.0.0", lifespan=lifespan,
-                  description="Lab 01's sentiment API with every lab's production piece: see docs/capstone.md.")
+    app = FastAPI(
+        title="Sentiment service (capstone)",
+        version="1.0.0",
+        lifespan=lifespan,
+        description="Lab 01's sentiment API with every lab's production piece: see docs/capstone.md.",
+    )
     app.state.service = service
     # Lab 01's error handlers, taken from lab 01's own app: the one error format, the status of
     # each upstream failure (with Retry-After), and no traceback ever reaching a client.
@@ -114,8 +128,9 @@ def create_app(settings: Settings | None = None, *, http_client: httpx2.AsyncCli
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         service.metrics.error(code)
-        return JSONResponse(lab01.error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            lab01.error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     async def invalid(request: Request, exc: Exception) -> Any:
         service.metrics.error("invalid_request")

@@ -32,10 +32,17 @@ class Degraded(Exception):
         self.failure = failure
 
 
-def answer(label: str, confidence: float, model: str, tier: str, *, degraded: bool = False,
-           source: str | None = None) -> dict[str, Any]:
-    return {"sentiment": label, "confidence": round(float(confidence), 4), "model_used": model, "tier": tier,
-            "degraded": degraded, "source": source}
+def answer(
+    label: str, confidence: float, model: str, tier: str, *, degraded: bool = False, source: str | None = None
+) -> dict[str, Any]:
+    return {
+        "sentiment": label,
+        "confidence": round(float(confidence), 4),
+        "model_used": model,
+        "tier": tier,
+        "degraded": degraded,
+        "source": source,
+    }
 
 
 class Cascade:
@@ -84,14 +91,33 @@ class Cascade:
             if not strong.degraded:
                 return self._remember(text, answer(strong.label, strong.confidence, strong.model, "strong"))
             # lab 03's TimeoutFallback answered with the cheap model: usable, but not the strong answer
-            raise Degraded(answer(strong.label, strong.confidence, strong.model, "cheap", degraded=True,
-                                  source=f"fallback:{strong.source}"), None)
+            raise Degraded(
+                answer(
+                    strong.label,
+                    strong.confidence,
+                    strong.model,
+                    "cheap",
+                    degraded=True,
+                    source=f"fallback:{strong.source}",
+                ),
+                None,
+            )
         if unsure is not None:
-            raise Degraded(answer(unsure.label, unsure.confidence, unsure.model, "cheap", degraded=True,
-                                  source="fallback:unsure_cheap"), failure)
+            raise Degraded(
+                answer(
+                    unsure.label,
+                    unsure.confidence,
+                    unsure.model,
+                    "cheap",
+                    degraded=True,
+                    source="fallback:unsure_cheap",
+                ),
+                failure,
+            )
         if self.settings.degrade_to_local:
-            raise Degraded(answer(local.label, local.confidence, LOCAL, LOCAL, degraded=True,
-                                  source="fallback:local"), failure)
+            raise Degraded(
+                answer(local.label, local.confidence, LOCAL, LOCAL, degraded=True, source="fallback:local"), failure
+            )
         assert failure is not None
         raise failure
 

@@ -12,6 +12,7 @@ them than to free text: see docs/capstone.md.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -38,7 +39,7 @@ def features(text: str) -> list[str]:
             continue
         out.append(f"NOT_{word}" if negate else word)
         negate = max(0, negate - 1)
-    out.extend(f"{a}|{b}" for a, b in zip(words, words[1:], strict=False))
+    out.extend(f"{a}|{b}" for a, b in itertools.pairwise(words))
     return out
 
 

@@ -18,8 +18,20 @@ from . import labs
 
 ROUTES = ("/classify", "/health", "/ready", "/metrics", "/dashboard", "/dashboard.json", "/docs", "/openapi.json")
 STATUSES = ("200", "404", "405", "413", "422", "429", "500", "502", "503", "504")
-ERROR_KINDS = ("invalid_request", "not_found", "too_large", "rate_limited", "timeout", "unavailable",
-               "upstream_error", "malformed", "circuit_open", "deadline", "internal_error", "other")
+ERROR_KINDS = (
+    "invalid_request",
+    "not_found",
+    "too_large",
+    "rate_limited",
+    "timeout",
+    "unavailable",
+    "upstream_error",
+    "malformed",
+    "circuit_open",
+    "deadline",
+    "internal_error",
+    "other",
+)
 TIERS = ("local", "cheap", "strong", "exact_cache", "semantic_cache")
 BREAKER_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
@@ -37,22 +49,40 @@ class ServiceMetrics:
         self.llm = lab05.PrometheusMetrics(self.registry)
         r = self.registry
         self.requests = Counter("capstone_http_requests", "HTTP requests served", ["route", "status"], registry=r)
-        self.latency = Histogram("capstone_http_request_duration_seconds", "Time to answer an HTTP request",
-                                 ["route"], buckets=REQUEST_BUCKETS, registry=r)
-        self.errors = Counter("capstone_errors", "Failures by kind (client errors, upstream failures)", ["kind"],
-                              registry=r)
-        self.answers = Counter("capstone_answers", "Answers to /classify by the tier that gave them",
-                               ["tier", "degraded"], registry=r)
+        self.latency = Histogram(
+            "capstone_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["route"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter(
+            "capstone_errors", "Failures by kind (client errors, upstream failures)", ["kind"], registry=r
+        )
+        self.answers = Counter(
+            "capstone_answers", "Answers to /classify by the tier that gave them", ["tier", "degraded"], registry=r
+        )
         self.cache = Counter("capstone_cache_lookups", "Cache lookups", ["layer", "result"], registry=r)
-        self.breaker = Gauge("capstone_circuit_state", "Circuit breaker per model: 0 closed, 1 half-open, 2 open",
-                             ["model"], registry=r)
+        self.breaker = Gauge(
+            "capstone_circuit_state", "Circuit breaker per model: 0 closed, 1 half-open, 2 open", ["model"], registry=r
+        )
         self.in_flight = Gauge("capstone_in_flight_requests", "Requests being answered now", registry=r)
         self.cost_total = Counter("capstone_cost_dollars", "Dollars spent on model calls", registry=r)
         self.monitor = lab05.MLMonitor(window_size=window)
-        self.monitor.add_alert(lab05.ERROR, lambda rate: rate > 0.05, "Error rate above 5% over the last 200 requests",
-                               cooldown=60.0, window=200)
-        self.monitor.add_alert(lab05.LATENCY, lambda ms: ms > 500.0, "Mean latency above 500 ms over 200 requests",
-                               cooldown=60.0, window=200)
+        self.monitor.add_alert(
+            lab05.ERROR,
+            lambda rate: rate > 0.05,
+            "Error rate above 5% over the last 200 requests",
+            cooldown=60.0,
+            window=200,
+        )
+        self.monitor.add_alert(
+            lab05.LATENCY,
+            lambda ms: ms > 500.0,
+            "Mean latency above 500 ms over 200 requests",
+            cooldown=60.0,
+            window=200,
+        )
         self.started = time.time()
         self.tier_counts: dict[str, int] = dict.fromkeys(TIERS, 0)
         self.degraded_count = 0
@@ -100,7 +130,9 @@ class ServiceMetrics:
     def dashboard(self, extra: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = self.monitor.export_dashboard(requests_per_day=100_000)
         answered = sum(self.tier_counts.values())
-        data["tiers"] = {t: {"count": n, "share": n / answered if answered else None} for t, n in self.tier_counts.items()}
+        data["tiers"] = {
+            t: {"count": n, "share": n / answered if answered else None} for t, n in self.tier_counts.items()
+        }
         data["degraded"] = self.degraded_count
         data["uptime_seconds"] = time.time() - self.started
         data.update(extra)

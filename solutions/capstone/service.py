@@ -41,9 +41,12 @@ class Service:
         cascade = Cascade(settings, upstream, trained(), semantic)
         exact: ExactCache
         if settings.redis_url:
-            exact = RedisCache(settings.redis_url, ttl_seconds=settings.cache_ttl_seconds,
-                               local_ttl_seconds=settings.local_cache_ttl_seconds,
-                               wait_seconds=settings.singleflight_wait_seconds)
+            exact = RedisCache(
+                settings.redis_url,
+                ttl_seconds=settings.cache_ttl_seconds,
+                local_ttl_seconds=settings.local_cache_ttl_seconds,
+                wait_seconds=settings.singleflight_wait_seconds,
+            )
         else:
             exact = MemoryCache(settings.cache_max_entries, settings.cache_ttl_seconds)
         return cls(settings, metrics, upstream, cascade, exact)
@@ -67,8 +70,9 @@ class Service:
                     log.warning("degraded answer", extra={"source": value["source"], "kind": exc.failure.kind})
             except ProviderFailure as exc:
                 self.metrics.failed(time.perf_counter() - started)
-                raise labs.lab("01").UpstreamError(exc.kind, "The model provider could not answer in time: "
-                                                   f"{exc.message}.", exc.retry_after) from None
+                raise labs.lab("01").UpstreamError(
+                    exc.kind, f"The model provider could not answer in time: {exc.message}.", exc.retry_after
+                ) from None
         finally:
             request_costs.reset(token)
         body = dict(value)
@@ -79,8 +83,9 @@ class Service:
         tier = "exact_cache" if cached else "semantic_cache" if semantic else body["tier"]
         self.metrics.cache.labels(layer="exact", result="hit" if cached else "miss").inc()
         cost = sum(costs)
-        self.metrics.answered(tier, bool(body["degraded"]), time.perf_counter() - started, cost,
-                              body["cached"], ok=True)
+        self.metrics.answered(
+            tier, bool(body["degraded"]), time.perf_counter() - started, cost, body["cached"], ok=True
+        )
         return body
 
     async def is_ready(self) -> bool:
@@ -91,11 +96,14 @@ class Service:
             "breakers": self.upstream.breaker_states(),
             "in_flight": self.in_flight,
             "semantic_entries": len(self.cascade.semantic) if self.cascade.semantic is not None else 0,
-            "settings": {"cheap_model": self.settings.cheap_model, "strong_model": self.settings.strong_model,
-                         "local_threshold": self.settings.local_threshold,
-                         "cheap_threshold": self.settings.cheap_threshold,
-                         "deadline_seconds": self.settings.deadline_seconds,
-                         "shared_cache": "redis" if self.settings.redis_url else "memory"},
+            "settings": {
+                "cheap_model": self.settings.cheap_model,
+                "strong_model": self.settings.strong_model,
+                "local_threshold": self.settings.local_threshold,
+                "cheap_threshold": self.settings.cheap_threshold,
+                "deadline_seconds": self.settings.deadline_seconds,
+                "shared_cache": "redis" if self.settings.redis_url else "memory",
+            },
         }
         if isinstance(self.exact, MemoryCache):
             extra["exact_entries"] = len(self.exact)

@@ -159,9 +159,7 @@ class Upstream:
         except self.lab01.UpstreamError as exc:
             cause = exc.__cause__
             error: BaseException = (
-                cause
-                if isinstance(cause, openai.APIError | TimeoutError)
-                else self.lab03.InvalidResponse(exc.message)
+                cause if isinstance(cause, openai.APIError | TimeoutError) else self.lab03.InvalidResponse(exc.message)
             )
             self._observe(request.model, self.clock() - started, failure_kind(error))
             raise error from exc
