@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-rate", type=float, default=2500.0, help="offered rate in the scaling phase")
     parser.add_argument("--scale-duration", type=float, default=15.0, help="seconds of load per scaling step")
     parser.add_argument("--skip-naive-faults", action="store_true", help="run the fault phase on the capstone only")
+    parser.add_argument("--phases", default="naive,capstone,faults,scale", help="which phases to run")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     command = "python bench/capstone_load.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -444,13 +445,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _, mock_root = start_mock(procs, args.seed)
         print(f"logs in {procs.logs}", flush=True)
-        results["naive (lab 01)"] = phase(
-            procs, "naive", mock_root, items, args.rate, naive=True, fault_rate=0, seed=args.seed
-        )
-        results["capstone"] = phase(
-            procs, "capstone", mock_root, items, args.rate, naive=False, fault_rate=0, seed=args.seed
-        )
-        if args.fault_rate:
+        phases = set(args.phases.split(","))
+        if "naive" in phases:
+            results["naive (lab 01)"] = phase(
+                procs, "naive", mock_root, items, args.rate, naive=True, fault_rate=0, seed=args.seed
+            )
+        if "capstone" in phases:
+            results["capstone"] = phase(
+                procs, "capstone", mock_root, items, args.rate, naive=False, fault_rate=0, seed=args.seed
+            )
+        if args.fault_rate and "faults" in phases:
             if not args.skip_naive_faults:
                 results[f"naive, {args.fault_rate:.0%} faults"] = phase(
                     procs,
@@ -473,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
             )
         scale_items = traffic(int(args.scale_rate * args.scale_duration), args.seed + 1)
-        for k in range(1, args.scale + 1):
+        for k in range(1, (args.scale if "scale" in phases else 0) + 1):
             scaling.append((k, scale_phase(procs, mock_root, k, scale_items, args.scale_rate, args.seed)))
     finally:
         procs.stop_all()

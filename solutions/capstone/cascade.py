@@ -1,7 +1,7 @@
 """The cost-aware cascade: the free local classifier, then the cheap model, then the strong one.
 
-Each tier answers only when it is confident enough; the next tier is asked only when it
-is not. Paid answers are remembered in lab 02's semantic cache, scoped by the cascade's
+Each tier answers only when it is confident enough (or, for the cheap model, when its
+unsure answer agrees with the local classifier's); the next tier is asked only when not. Paid answers are remembered in lab 02's semantic cache, scoped by the cascade's
 models and prompt, so a near-identical text is not paid for twice. When the paid tiers
 fail, the answer is the best one left (the cheap model's unsure answer, else the local
 classifier's), raised as :class:`Degraded` so that no cache keeps it and the client is told.
@@ -61,7 +61,10 @@ class Cascade:
         self.clock = clock
         prompt = hashlib.sha256(labs.lab("01").SYSTEM_PROMPT.encode()).hexdigest()[:12]
         # Lab 02's lesson: an answer is only reusable for the same models and the same prompt.
-        self.scope = f"{settings.cheap_model}>{settings.strong_model}@{settings.cheap_threshold}|{prompt}"
+        self.scope = (
+            f"{settings.cheap_model}>{settings.strong_model}@{settings.cheap_threshold}"
+            f"{'+agree' if settings.accept_agreement else ''}|{prompt}"
+        )
 
     async def classify(self, text: str) -> dict[str, Any]:
         """The cascade's answer for ``text``; Degraded or ProviderFailure when the paid tiers fail."""
@@ -80,7 +83,9 @@ class Cascade:
         except ProviderFailure as exc:
             failure = exc
         else:
-            if cheap.confidence >= self.settings.cheap_threshold:
+            if cheap.confidence >= self.settings.cheap_threshold or (
+                self.settings.accept_agreement and cheap.label == local.label
+            ):
                 return self._remember(text, answer(cheap.label, cheap.confidence, cheap.model, "cheap"))
             unsure = cheap
         try:

@@ -72,16 +72,16 @@ class ServiceMetrics:
         self.monitor.add_alert(
             lab05.ERROR,
             lambda rate: rate > 0.05,
-            "Error rate above 5% over the last 200 requests",
+            "Error rate above 5% over the last 100 requests",
             cooldown=60.0,
-            window=200,
+            window=100,
         )
         self.monitor.add_alert(
             lab05.LATENCY,
             lambda ms: ms > 500.0,
-            "Mean latency above 500 ms over 200 requests",
+            "Mean latency above 500 ms over the last 100 requests",
             cooldown=60.0,
-            window=200,
+            window=100,
         )
         self.started = time.time()
         self.tier_counts: dict[str, int] = dict.fromkeys(TIERS, 0)

@@ -136,8 +136,10 @@ class Upstream:
         """The dollars a chat completion cost, from its usage and lab 04's prices (read at the transport)."""
         if not response.request.url.path.endswith("/chat/completions") or response.status_code != 200:
             return
+        # Read outside the try: a cut body must fail the call as the SDK's own read would (an
+        # APIConnectionError), not leave the stream half consumed for the SDK to trip over.
+        await response.aread()
         try:
-            await response.aread()
             body = json.loads(response.content)
             usage, model = body["usage"], body["model"]
             price = self.pricing[model]

@@ -283,3 +283,19 @@ async def test_naive_service_calls_the_model_every_time(mock: MockControl) -> No
         for _ in range(3):
             assert (await client.post("/classify", json={"text": "What a day, meh"})).status_code == 200
     assert mock.calls("gpt-3.5-turbo") == 3
+
+
+@pytest.mark.parametrize("fault", ["truncated", "malformed_json", "corrupted", "empty", "unavailable"])
+async def test_every_fault_kind_is_answered(mock: MockControl, fault: str) -> None:
+    """Whatever way the provider fails, is every answer a 200 with a label, marked degraded when it is?"""
+    mock.faults({fault: 1.0})
+    async with service_client(settings_for(mock)) as client:
+        bodies = []
+        for i in range(3):
+            response = await client.post("/classify", json={"text": f"Ticket {i}, meh"})
+            assert response.status_code == 200, response.text
+            bodies.append(response.json())
+        metrics = (await client.get("/metrics")).text
+    assert mock.injected() > 0
+    assert all(b["sentiment"] in LABELS and b["degraded"] for b in bodies)
+    assert 'capstone_errors_total{kind="internal_error"}' not in metrics  # handled by design, not by the catch-all
