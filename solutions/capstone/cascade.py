@@ -1,8 +1,9 @@
 """The cost-aware cascade: the free local classifier, then the cheap model, then the strong one.
 
 Each tier answers only when it is confident enough (or, for the cheap model, when its
-unsure answer agrees with the local classifier's); the next tier is asked only when not. Paid answers are remembered in lab 02's semantic cache, scoped by the cascade's
-models and prompt, so a near-identical text is not paid for twice. When the paid tiers
+unsure answer agrees with the local classifier's); the next tier is asked only when not.
+Paid answers are remembered in lab 02's semantic cache, scoped by the cascade's models
+and prompt, so a near-identical text is not paid for twice. When the paid tiers
 fail, the answer is the best one left (the cheap model's unsure answer, else the local
 classifier's), raised as :class:`Degraded` so that no cache keeps it and the client is told.
 """
