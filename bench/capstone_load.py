@@ -400,7 +400,9 @@ def scale_phase(procs: Processes, mock_root: str, n: int, items: list[Item], rat
                 start_service(procs, f"scale{n}-{i}", mock_root, env={"REDIS_URL": f"redis://{HOST}:{redis_port}/0"})
             )
         port = free_port()
-        servers = "\n".join(f"    server s{i} {HOST}:{p} check inter 1s fall 5 rise 1" for i, (_, p) in enumerate(services))
+        servers = "\n".join(
+            f"    server s{i} {HOST}:{p} check inter 1s fall 5 rise 1" for i, (_, p) in enumerate(services)
+        )
         cfg = procs.logs / f"haproxy{n}.cfg"
         cfg.write_text(HAPROXY_CFG.format(host=HOST, port=port, servers=servers))
         lb = procs.start(f"haproxy{n}", [haproxy, "-db", "-f", str(cfg)])
