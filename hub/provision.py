@@ -10,7 +10,7 @@ library, and then replaces itself with the command it was given.
   attendee's files are never overwritten: a later start copies only what is missing
   (say, a lab released since), so a restarted or culled server finds the work as it was.
 - The kernel "LLM production kit" is written into the attendee's Jupyter data folder
-  (``~/.local/share/jupyter/kernels``, which outranks the environment's), from the
+  (``~/.local/share/jupyter/kernels``, put first on ``JUPYTER_PATH``), from the
   environment's own spec, with ``PYTHONPATH`` set to their copy: ``import mock_llm`` and
   ``import grader`` load the attendee's kit, as on a laptop.
 """
@@ -101,6 +101,10 @@ def main(argv: list[str]) -> int:
     source = Path(os.environ["KIT_SOURCE"]) if os.environ.get("KIT_SOURCE") else None
     extras = [Path(p) for p in os.environ.get("KIT_EXTRA_NOTEBOOKS", "").split(os.pathsep) if p]
     provision(home, source, extras)
+    # First on Jupyter's data path: in a virtualenv, jupyter_core otherwise prefers the
+    # environment's own kernels (JUPYTER_PREFER_ENV_PATH) over the attendee's.
+    data = str(home / ".local" / "share" / "jupyter")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (data, os.environ.get("JUPYTER_PATH", "")) if p)
     os.chdir(home)
     os.execvp(argv[0], argv)
 
