@@ -28,6 +28,10 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 class ExactCache(Protocol):
     async def get_or_compute(self, key: str, compute: Compute) -> tuple[dict[str, Any], bool]: ...
 
+    def peek(self, key: str) -> dict[str, Any] | None:
+        """The value if this process holds it now: no I/O, no waiting, no computing."""
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -47,6 +51,10 @@ class MemoryCache:
     async def get_or_compute(self, key: str, compute: Compute) -> tuple[dict[str, Any], bool]:
         value, cached = await self._cache.get_or_compute(key, compute)
         return value, bool(cached)
+
+    def peek(self, key: str) -> dict[str, Any] | None:
+        value = self._cache.get(key)
+        return None if value is None else dict(value)
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -95,6 +103,10 @@ class RedisCache:
 
         entry, cached_here = await self._local.get_or_compute(key, shared)
         return entry["value"], bool(cached_here or entry["cached"])
+
+    def peek(self, key: str) -> dict[str, Any] | None:
+        entry = self._local.get(key)
+        return None if entry is None else dict(entry["value"])
 
     async def _shared(self, key: str, compute: Compute) -> tuple[dict[str, Any], bool]:
         from redis.exceptions import RedisError

@@ -85,6 +85,16 @@ class Service:
                 cached = False
         finally:
             request_costs.reset(token)
+        return self._finish(value, bool(cached), started, sum(costs))
+
+    def cached_answer(self, text: str) -> dict[str, Any] | None:
+        """The answer for ``text`` if this process holds it already (no I/O, no waiting), else None."""
+        started = time.perf_counter()
+        value = self.exact.peek(cache_key(text, self.cascade.scope))
+        return None if value is None else self._finish(value, True, started, 0.0)
+
+    def _finish(self, value: dict[str, Any], cached: bool, started: float, cost: float) -> dict[str, Any]:
+        """The response body for an answer, and the answer counted."""
         body = dict(value)
         if not cached and body.get("source") != "semantic":
             body = self.response_model.model_validate({**body, "cached": False}).model_dump()  # lab 01's rules
@@ -94,7 +104,6 @@ class Service:
         body["cached"] = bool(cached or semantic)
         tier = "exact_cache" if cached else "semantic_cache" if semantic else body["tier"]
         self.metrics.cache.labels(layer="exact", result="hit" if cached else "miss").inc()
-        cost = sum(costs)
         self.metrics.answered(
             tier, bool(body["degraded"]), time.perf_counter() - started, cost, body["cached"], ok=True
         )

@@ -299,3 +299,41 @@ async def test_every_fault_kind_is_answered(mock: MockControl, fault: str) -> No
     assert mock.injected() > 0
     assert all(b["sentiment"] in LABELS and b["degraded"] for b in bodies)
     assert 'capstone_errors_total{kind="internal_error"}' not in metrics  # handled by design, not by the catch-all
+
+
+async def test_cached_answers_in_chunks_and_fallthrough(mock: MockControl) -> None:
+    """Is a cached answer served for a body sent in chunks, and does anything else still reach FastAPI?"""
+    async with service_client(settings_for(mock)) as client:
+        first = (await client.post("/classify", json={"text": "What a day, meh"})).json()
+        app = client.app
+        body = json.dumps({"text": "what a day,   meh"}).encode()
+        parts = [body[:5], body[5:12], body[12:]]
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            chunk = parts.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(parts)}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/classify",
+            "raw_path": b"/classify",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"content-type", b"application/json; charset=utf-8"), (b"host", b"capstone")],
+            "server": ("capstone", 80),
+            "client": ("127.0.0.1", 1),
+        }
+        await app(scope, receive, send)
+        assert sent[0]["status"] == 200
+        cached = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+        assert cached["cached"] is True and cached["sentiment"] == first["sentiment"]
+        invalid = await client.post("/classify", json={"text": "what a day, meh", "user_id": 5})
+        assert invalid.status_code == 422 and invalid.json()["error"]["field"] == "user_id"
