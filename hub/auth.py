@@ -15,7 +15,7 @@ from __future__ import annotations
 from secrets import compare_digest
 from typing import Any
 
-from jupyterhub.auth import Authenticator
+from jupyterhub.auth import Authenticator  # type: ignore[import-untyped]
 
 from .room import NAME, Room
 

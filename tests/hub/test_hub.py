@@ -234,14 +234,18 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def shot(page: Any, name: str) -> Path:
+def shot(page: Any, name: str, whole: bool = False) -> Path:
+    """A screenshot in build/screenshots; ``whole``: the open notebook top to bottom (a window as tall as it)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"hub-{name}.png"
+    if whole:
+        panel = "document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')"
+        height = page.evaluate(f"() => {panel} ? {panel}.scrollHeight : 750")
+        page.set_viewport_size({"width": 1280, "height": min(int(height) + 150, 10_000)})
+        page.evaluate(f"() => {{ if ({panel}) {panel}.scrollTop = 0; }}")
+        page.wait_for_timeout(1000)
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-PROMPTS = "Array.from(document.querySelectorAll('.jp-Notebook .jp-InputArea-prompt')).map(p => p.textContent)"
 
 
 def open_notebook(page: Any, hub: Hub, name: str, notebook: str) -> None:
@@ -367,7 +371,7 @@ def attend(browser: Any, hub: Hub, name: str, results: dict[str, dict[str, str]]
             polling=250,
         )
         check_text = str(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").text_content())
-        room_shot = shot(page, f"{name}-room-check")
+        room_shot = shot(page, f"{name}-room-check", whole=True)
         results[name] = {
             "verdict": verdict,
             "room_check": check_text,
