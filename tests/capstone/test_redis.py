@@ -8,6 +8,9 @@ import pytest
 
 from .conftest import MockControl, RedisServer, free_port, service_client, settings_for
 
+pytest.importorskip(
+    "redis", reason="the redis client is not installed (pip install 'redis>=5'): the service needs it with REDIS_URL"
+)
 pytestmark = pytest.mark.anyio
 
 
