@@ -9,6 +9,7 @@ this repository. The Littlest JupyterHub keeps its own login, users and culler a
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import shlex
@@ -29,9 +30,10 @@ def _env_path() -> str:
 
 def attendee_jupyter_config() -> Path:
     """The Jupyter config `make lab` uses for attendees: nbgrader's authoring tools and the news prompt off."""
-    from scripts.lab import write_config
-
-    return write_config(False)
+    # Imported by name: mypy checks scripts/ as top-level modules, and this is the same file.
+    lab = importlib.import_module("scripts.lab")
+    config: Path = lab.write_config(False)
+    return config
 
 
 def configure_room(c: Any, room: Room | None = None, *, standalone: bool = True) -> Room:

@@ -130,7 +130,7 @@ def pins(lock: Path) -> list[tuple[str, str]]:
             continue
         req = Requirement(line)
         (spec,) = req.specifier  # uv writes name==version, one per line
-        out.append((str(canonicalize_name(req.name)), canonicalize_version(spec.version)))
+        out.append((str(canonicalize_name(req.name)), spec.version))
     return out
 
 
@@ -141,7 +141,7 @@ def missing(target: Target, lock: Path, folder: Path) -> list[str]:
     return [
         f"{name}=={version}"
         for name, version in pins(lock)
-        if not any(tags & usable for tags in have.get((name, version), []))
+        if not any(tags & usable for tags in have.get((name, canonicalize_version(version)), []))
     ]
 
 
