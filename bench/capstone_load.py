@@ -360,9 +360,10 @@ def phase(
         print(f"  {name}: {len(items)} requests at {rate:g}/s ...", flush=True)
         stats = run_load(port, items, rate)
         cost = ledger_cost(mock_root)
+        faults = http_json("GET", mock_root + "/_mock/faults")["injected"]
     finally:
         procs.stop(proc)
-    return summarise(stats, cost)
+    return {**summarise(stats, cost), "faults_injected": sum(int(n) for n in faults.values())}
 
 
 HAPROXY_CFG = """global
@@ -504,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         print(row(name, s))
     for name, s in results.items():
         kinds = ", ".join(f"{k} {v}" for k, v in s["error_kinds"].items()) or "none"
-        print(f"\n{name}: non-200 by kind: {kinds}")
+        print(f"\n{name}: non-200 by kind: {kinds}; faults the mock injected: {s.get('faults_injected', 0):,}")
         print(
             "  answered by: "
             + "; ".join(f"{k} {share:.1%} (accuracy {acc:.1%})" for k, (share, acc) in s["groups"].items())
