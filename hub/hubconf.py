@@ -9,7 +9,6 @@ this repository. The Littlest JupyterHub keeps its own login, users and culler a
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import shlex
@@ -23,17 +22,9 @@ from .room import HUB, ROOT, Room, read_roster
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 
 
-def _env_path() -> str:
-    """The hub environment's bin folder first: kernels, `python -m grader` and `make` in a terminal find it."""
-    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")])
-
-
-def attendee_jupyter_config() -> Path:
-    """The Jupyter config `make lab` uses for attendees: nbgrader's authoring tools and the news prompt off."""
-    # Imported by name: mypy checks scripts/ as top-level modules, and this is the same file.
-    lab = importlib.import_module("scripts.lab")
-    config: Path = lab.write_config(False)
-    return config
+def _env_path(python: str) -> str:
+    """The attendees' environment's bin folder first: kernels, `python -m grader` in a terminal find it."""
+    return os.pathsep.join([str(Path(python).parent), os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")])
 
 
 def configure_room(c: Any, room: Room | None = None, *, standalone: bool = True) -> Room:
@@ -41,8 +32,10 @@ def configure_room(c: Any, room: Room | None = None, *, standalone: bool = True)
     room.prepare()
     if not (room.kit / "labs").is_dir():
         raise SystemExit(f"hub: no student kit at {room.kit} (run `make release`, or set KIT_HUB_KIT)")
-    python = sys.executable
-    path = _env_path()
+    # The attendees' Python (their servers, kernels and the mock): the hub's own, unless the
+    # hub runs from an environment of its own (The Littlest JupyterHub: /opt/tljh/user).
+    python = os.environ.get("KIT_HUB_USER_PYTHON") or sys.executable
+    path = _env_path(python)
 
     # --- each attendee: their copy of the kit, their kernel, their key for the room's mock ---
     c.Spawner.cmd = [python, str(HUB / "provision.py"), python, "-m", "jupyterhub.singleuser"]
@@ -58,7 +51,6 @@ def configure_room(c: Any, room: Room | None = None, *, standalone: bool = True)
         # mock_llm.ensure_server() finds the room's mock there instead of starting its own
         "MOCK_LLM_HOST": "127.0.0.1",
         "MOCK_LLM_PORT": str(room.mock_port),
-        "JUPYTER_CONFIG_PATH": str(attendee_jupyter_config()),
     }
     # A room of servers starting at once on a busy machine: JupyterLab may take a while.
     c.Spawner.start_timeout = 180

@@ -3,8 +3,8 @@
 The hub starts ``python hub/provision.py jupyterhub-singleuser ...`` instead of the
 server itself, so this runs with the attendee's own rights, in their home, on any
 spawner (a folder per attendee, system users, The Littlest JupyterHub's systemd units,
-or a Kubernetes pod whose image holds the kit). It needs nothing but the standard
-library, and then replaces itself with the command it was given.
+or a Kubernetes pod whose image holds the kit), with the attendees' Python, and then
+replaces itself with the command it was given.
 
 - The student kit (``KIT_SOURCE``) is copied to ``~/kit`` the first time only. An
   attendee's files are never overwritten: a later start copies only what is missing
@@ -13,10 +13,13 @@ library, and then replaces itself with the command it was given.
   (``~/.local/share/jupyter/kernels``, put first on ``JUPYTER_PATH``), from the
   environment's own spec, with ``PYTHONPATH`` set to their copy: ``import mock_llm`` and
   ``import grader`` load the attendee's kit, as on a laptop.
+- JupyterLab gets the config ``make lab`` gives attendees, written by the kit's own
+  ``scripts/lab.py``: nbgrader's authoring tools and the news prompt stay hidden.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -76,6 +79,23 @@ def write_kernel(home: Path, kit: Path) -> Path:
     return path
 
 
+def attendee_config(home: Path, source: Path) -> Path | None:
+    """The Jupyter config ``make lab`` gives attendees (nbgrader's authoring tools and the news prompt off).
+
+    Written by the kit's own ``scripts/lab.py`` (the copy in the student kit), into the
+    attendee's home, so every way of hosting shows what a laptop shows.
+    """
+    if not (source / "scripts" / "lab.py").is_file():
+        return None
+    sys.path.insert(0, str(source))
+    try:
+        lab = importlib.import_module("scripts.lab")  # by name: mypy checks scripts/ as top-level modules
+    finally:
+        sys.path.remove(str(source))
+    config: Path = lab.write_config(False, build=home / ".local" / "share" / "llm-kit")
+    return config
+
+
 def provision(home: Path, source: Path | None, extras: list[Path]) -> Path:
     """The attendee's kit folder, filled from ``source`` where it lacks files, with their kernel."""
     kit = home / os.environ.get("KIT_FOLDER", "kit")
@@ -101,6 +121,11 @@ def main(argv: list[str]) -> int:
     source = Path(os.environ["KIT_SOURCE"]) if os.environ.get("KIT_SOURCE") else None
     extras = [Path(p) for p in os.environ.get("KIT_EXTRA_NOTEBOOKS", "").split(os.pathsep) if p]
     provision(home, source, extras)
+    config = attendee_config(home, source) if source is not None else None
+    if config is not None:
+        os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            p for p in (str(config), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p
+        )
     # First on Jupyter's data path: in a virtualenv, jupyter_core otherwise prefers the
     # environment's own kernels (JUPYTER_PREFER_ENV_PATH) over the attendee's.
     data = str(home / ".local" / "share" / "jupyter")

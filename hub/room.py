@@ -11,7 +11,9 @@ file of their own:
 - ``KIT_HUB_KIT`` [``release/student``]: the student kit each attendee gets a copy of
   (``make release`` writes it);
 - ``KIT_HUB_IP`` / ``KIT_HUB_PORT`` [``127.0.0.1`` / ``8000``]: where attendees connect;
-- ``KIT_HUB_MOCK_PORT`` [``8010``]: the room's one mock LLM, on the hub's loopback.
+- ``KIT_HUB_MOCK_PORT`` [``8010``]: the room's one mock LLM, on the hub's loopback;
+- ``KIT_HUB_ROOM_SECRET`` and ``MOCK_LLM_OPERATOR_TOKEN``: given by a cluster's Secret
+  instead of the files in STATE (Zero to JupyterHub: see hub/k8s/).
 
 Keys and card codes are derived from the room secret with HMAC: nothing per attendee is
 stored, an attendee cannot work out another's key or code, and the instructor can
@@ -46,6 +48,8 @@ class Room:
     ip: str
     port: int
     mock_port: int
+    given_secret: str | None = None
+    given_operator_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Room:
@@ -58,6 +62,8 @@ class Room:
             ip=env.get("KIT_HUB_IP", "127.0.0.1"),
             port=int(env.get("KIT_HUB_PORT", "8000")),
             mock_port=int(env.get("KIT_HUB_MOCK_PORT", "8010")),
+            given_secret=env.get("KIT_HUB_ROOM_SECRET") or None,
+            given_operator_token=env.get("MOCK_LLM_OPERATOR_TOKEN") or None,
         )
 
     @property
@@ -88,12 +94,13 @@ class Room:
 
     @property
     def room_secret(self) -> bytes:
-        return self._secret("room-secret", 32).encode()
+        """``KIT_HUB_ROOM_SECRET`` (a cluster's Secret), else STATE/room-secret."""
+        return (self.given_secret or self._secret("room-secret", 32)).encode()
 
     @property
     def operator_token(self) -> str:
-        """The mock's operator token: the instructor's server-wide view; never an attendee's."""
-        return self._secret("mock-operator-token", 24)
+        """The mock's operator token (``MOCK_LLM_OPERATOR_TOKEN``, else STATE's): the server-wide view."""
+        return self.given_operator_token or self._secret("mock-operator-token", 24)
 
     def _derive(self, purpose: str, name: str) -> bytes:
         return hmac.new(self.room_secret, f"{purpose}:{name}".encode(), hashlib.sha256).digest()

@@ -16,6 +16,9 @@ ROOT = Path(os.environ.get("KIT_HUB_ROOT", "/opt/llm-kit"))
 sys.path.insert(0, str(ROOT))
 # Keys and the operator token live with the hub, readable by root only.
 os.environ.setdefault("KIT_HUB_STATE", "/opt/tljh/state/llm-kit")
+# The hub runs from /opt/tljh/hub; attendees' servers, kernels and the mock from the user environment.
+os.environ.setdefault("KIT_HUB_USER_PYTHON", "/opt/tljh/user/bin/python")
+os.environ.setdefault("KIT_HUB_KIT", str(ROOT / "release" / "student"))
 
 from hub.hubconf import configure_room  # noqa: E402
 
