@@ -13,7 +13,8 @@ bounded: each phase stops sending after --duration and waits at most --drain sec
 Phases:
   1. naive    lab 01's service (no cache, no cascade): every request one gpt-3.5-turbo call
   2. capstone the capstone, in-memory caches (cold at the start)
-  3. faults   both again with the mock failing --fault-rate of its calls (spread over kinds)
+  3. faults   both again with the mock failing --fault-rate of its calls (spread over kinds);
+              then the capstone once more with no text repeated (every request meets the cascade)
   4. scale    1..N capstone processes behind HAProxy, sharing one Redis, at --scale-rate
 
 The texts: the held-out half of data/sentiment.jsonl (never seen by the local model), drawn
@@ -358,12 +359,17 @@ def phase(
     try:
         reset_mock(mock_root, fault_rate, seed)
         print(f"  {name}: {len(items)} requests at {rate:g}/s ...", flush=True)
+        before = injected(mock_root)  # the mock's count is cumulative: take the difference
         stats = run_load(port, items, rate)
         cost = ledger_cost(mock_root)
-        faults = http_json("GET", mock_root + "/_mock/faults")["injected"]
+        faults = injected(mock_root) - before
     finally:
         procs.stop(proc)
-    return {**summarise(stats, cost), "faults_injected": sum(int(n) for n in faults.values())}
+    return {**summarise(stats, cost), "faults_injected": faults}
+
+
+def injected(mock_root: str) -> int:
+    return sum(int(n) for n in http_json("GET", mock_root + "/_mock/faults")["injected"].values())
 
 
 HAPROXY_CFG = """global
@@ -440,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-rate", type=float, default=1500.0, help="offered rate in the scaling phase")
     parser.add_argument("--scale-duration", type=float, default=15.0, help="seconds of load per scaling step")
     parser.add_argument("--skip-naive-faults", action="store_true", help="run the fault phase on the capstone only")
-    parser.add_argument("--phases", default="naive,capstone,faults,scale", help="which phases to run")
+    parser.add_argument("--phases", default="naive,capstone,faults,faults-unique,scale", help="which phases to run")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     command = "python bench/capstone_load.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -478,6 +484,20 @@ def main(argv: list[str] | None = None) -> int:
                 "capstone-faults",
                 mock_root,
                 items,
+                args.rate,
+                naive=False,
+                fault_rate=args.fault_rate,
+                seed=args.seed,
+            )
+        if args.fault_rate and "faults-unique" in phases:
+            # The worst case for the boundary: no text repeats, so every request goes through
+            # the cascade and every paid call meets the mock's faults.
+            unique = traffic(n, args.seed + 2, unique_share=1.0, variant_share=0.0)
+            results[f"capstone, {args.fault_rate:.0%} faults, no repeats"] = phase(
+                procs,
+                "capstone-faults-unique",
+                mock_root,
+                unique,
                 args.rate,
                 naive=False,
                 fault_rate=args.fault_rate,

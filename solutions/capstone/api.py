@@ -44,12 +44,13 @@ def ops_router() -> APIRouter:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @router.get("/ready", responses={503: {"description": "Not ready: starting, draining or Redis unreachable"}})
+    @router.get("/ready", responses={503: {"description": "Not ready: starting, or draining after SIGTERM"}})
     async def ready(service: ServiceDep) -> JSONResponse:
-        """Readiness: loaded, not shutting down, and the shared cache reachable."""
-        if await service.is_ready():
-            return JSONResponse({"status": "ready"})
-        why = "draining" if service.draining else "starting" if not service.ready else "cache unreachable"
+        """Readiness: loaded and not shutting down; says whether the shared cache is reachable."""
+        cache = "ok" if await service.exact.ping() else "unreachable"
+        if service.is_ready():
+            return JSONResponse({"status": "ready", "cache": cache})
+        why = "draining" if service.draining else "starting"
         return JSONResponse({"error": {"code": "not_ready", "message": f"Not ready: {why}."}}, status_code=503)
 
     @router.get("/metrics", response_class=Response)

@@ -109,8 +109,10 @@ class Service:
         )
         return body
 
-    async def is_ready(self) -> bool:
-        return self.ready and not self.draining and await self.exact.ping()
+    def is_ready(self) -> bool:
+        # Not the shared cache's health: the service answers without Redis (at the cost of
+        # model calls), and a readiness tied to one shared dependency takes every pod out at once.
+        return self.ready and not self.draining
 
     def dashboard(self) -> dict[str, Any]:
         extra = {
