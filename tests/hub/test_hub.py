@@ -130,7 +130,8 @@ def answers(url: str, headers: dict[str, str] | None = None) -> bool:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5):
             return True
-    except urllib.error.HTTPError:
+    except urllib.error.HTTPError as answer:
+        answer.close()
         return True  # an answer, even a 4xx, means it is up
     except OSError:
         return False
@@ -385,11 +386,26 @@ def attend(browser: Any, hub: Hub, name: str, results: dict[str, dict[str, str]]
         context.close()
 
 
+def memory_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
 @pytest.fixture(scope="module")
 def room_day(hub: Hub, browser: Any) -> dict[str, dict[str, str]]:
     results: dict[str, dict[str, str]] = {}
     for name in LEGACY_RUNS:
         attend(browser, hub, name, results)
+    # For sizing a room (docs/hosting.md): what one attendee's server and kernels hold after lab 01 and the check.
+    room = hub.room()
+    sizes = {name: memory_mb(ours([f"OPENAI_API_KEY={room.api_key(name)}"])) for name in LEGACY_RUNS}
+    report = ROOT / "build" / "hub-sizing.txt"
+    report.write_text("".join(f"{name}: {mb:.0f} MB resident (server and kernels)\n" for name, mb in sizes.items()))
     return results
 
 
@@ -421,6 +437,7 @@ def test_the_operator_sees_the_room_and_each_key_its_own(hub: Hub, room_day: dic
     # Without a key, even from the hub's own loopback, nobody is the operator: a token is required.
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{hub.mock_url}/_mock/ledger", timeout=10)
+    refused.value.close()
     assert refused.value.code == 401
     shown = subprocess.run(
         [sys.executable, "-m", "hub", "ledger", "--json"],
