@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     from .collect import collect
 
     course = args.course.resolve()
+    if not room.homes.is_dir():
+        print(f"python -m hub collect: no attendee folders at {room.homes} (KIT_HUB_HOMES)", file=sys.stderr)
+        return 2
     done = collect(room.homes, course, room.kit)
     copied = sum(len(v) for v in done.copied.values())
     print(f"Collected {copied} notebook(s) into {course / 'submitted'} (copies: the attendees' files are untouched)")
