@@ -133,7 +133,11 @@ def mock(live: BackgroundServer) -> Iterator[MockControl]:
 
 
 def settings_for(mock: MockControl, **overrides: Any) -> Settings:
-    return Settings(llm_base_url=mock.server.base_url, **overrides)
+    """Settings for the mock, with deadlines no busy machine reaches: no verdict depends on speed."""
+    return Settings(
+        llm_base_url=mock.server.base_url,
+        **{"deadline_seconds": 60.0, "call_timeout_seconds": 30.0, **overrides},
+    )
 
 
 @contextlib.asynccontextmanager
