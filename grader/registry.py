@@ -120,6 +120,9 @@ class Check:
     fn: CheckFn | None = field(repr=False, compare=False)
     visibility: Visibility = "public"
     part: Part = "core"
+    # Work the check shares across submissions (a baseline, a trace): the runner calls it once before it
+    # forks the workers, which inherit the result; it must give the same result whatever notebook is graded.
+    warm: Callable[[], object] | None = field(default=None, repr=False, compare=False)
 
     @property
     def lab(self) -> str:
@@ -151,11 +154,12 @@ def check(
     hint: str,
     visibility: Visibility = "public",
     part: Part = "core",
+    warm: Callable[[], object] | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register a check function under ``id`` (``"<lab>-<name>"``, a valid nbgrader grade_id)."""
 
     def register(fn: CheckFn) -> CheckFn:
-        _add(Check(id, points, description, hint, fn, visibility, part))
+        _add(Check(id, points, description, hint, fn, visibility, part, warm))
         return fn
 
     return register

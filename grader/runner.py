@@ -418,6 +418,10 @@ def grade(
     chosen = only if only is not None else [None] * len(pairs)
     if len(chosen) != len(pairs):
         raise ValueError(f"{len(chosen)} check selections for {len(pairs)} notebooks")
+    warmed = {c.id: c.warm for (lab, _), ids in zip(pairs, chosen, strict=True) for c in selected(lab, ids) if c.warm}
+    for warm in warmed.values():  # once here, inherited by every worker, instead of once per submission
+        with contextlib.suppress(Exception):  # what failed here, the check computes again and reports itself
+            warm()
     waiting = [(i, (lab, path, chosen[i])) for i, (lab, path) in enumerate(pairs)]
     active: dict[int, _Job] = {}
     finished: dict[int, LabResult] = {}

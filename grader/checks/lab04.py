@@ -593,6 +593,7 @@ def judge_targets(learner: Namespace, n: int, trace_seed: int, mock_seed: int, p
     "build_optimizer's rules, replayed on a held-out trace: under $2,000 a month, 95% of GPT-4's quality, p95 < 2 s",
     "Two rules are enough: simple (short) questions to gpt-3.5-turbo while complex ones stay on gpt-4, and a "
     "cache for requests without an account context. Measure on the notebook's trace, not on hope.",
+    warm=functools.partial(held_out, *HELD_OUT),  # the trace and GPT-4's figures on it, shared
 )
 def targets(learner: Namespace, ref: Reference) -> None:
     judge_targets(learner, *HELD_OUT)

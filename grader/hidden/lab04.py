@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..checks.lab04 import judge_targets
+import functools
+
+from ..checks.lab04 import held_out, judge_targets
 from ..oracle import Reference
 from ..registry import Namespace, check
 
@@ -16,6 +18,7 @@ HIDDEN_TRACE: tuple[int, int, int, float] = (2_000, 204, 7, 0.35)  # requests, t
     "the same targets on another held-out trace, with more account traffic (a hidden check, graded by the instructor)",
     "Rules that hold on any traffic: classify by the question, cache only what is not about one account.",
     visibility="hidden",
+    warm=functools.partial(held_out, *HIDDEN_TRACE),
 )
 def targets_hidden(learner: Namespace, ref: Reference) -> None:
     judge_targets(learner, *HIDDEN_TRACE)

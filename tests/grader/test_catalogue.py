@@ -3,11 +3,13 @@
 Every catalogued mistake (tests/grader/catalogue/labNN.py) must lose the points of the
 check named for it, with a message that names the cause; every correct alternative design
 must get full marks with nothing flagged. Each lab's submissions are graded by one
-`python -m grader check` (one `grade()` call: the pool grades them in parallel).
+`python -m grader check` (one `grade()` call: the pool grades them in parallel), run when a
+test of that lab first needs it (`-k 04-` grades lab 04 alone).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from .helpers import by_id, cli_check
 CATALOGUES = {"01": lab01, "02": lab02, "03": lab03, "04": lab04, "05": lab05, "06": lab06}
 MISTAKES = [(lab, s) for lab, module in CATALOGUES.items() for s in module.MISTAKES]
 ALTERNATIVES = [(lab, s) for lab, module in CATALOGUES.items() for s in module.ALTERNATIVES]
+Graded = Callable[[str], dict[str, dict[str, Any]]]  # a lab -> its entries' results, keyed like the test ids
 
 
 def _id(entry: tuple[str, Submission]) -> str:
@@ -26,23 +29,28 @@ def _id(entry: tuple[str, Submission]) -> str:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Each catalogue entry's lab result, keyed like the test ids."""
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    """Each catalogue entry's lab result, keyed like the test ids; a lab is graded when a test first asks for it."""
     folder = tmp_path_factory.mktemp("catalogue")
-    entries = MISTAKES + ALTERNATIVES
-    paths = [write(lab, submission, folder) for lab, submission in entries]
-    by_path: dict[Path, dict[str, Any]] = {}
-    for lab in CATALOGUES:  # one run per lab: a minute or two on a busy 2-core machine
-        # A mistake is graded on the checks named for it only (NOTEBOOK::CHECK,...): those are what it must
-        # lose. An alternative is graded on every check: it must get full marks on all of them.
-        mine = [
-            Path(f"{path}::{','.join(submission.fails)}") if submission.fails else path
-            for (entry_lab, submission), path in zip(entries, paths, strict=True)
-            if entry_lab == lab
-        ]
-        for result in cli_check(*mine, timeout=1800)["labs"]:
-            by_path[Path(result["notebook"]).resolve()] = result
-    return {_id(entry): by_path[path.resolve()] for entry, path in zip(entries, paths, strict=True)}
+    results: dict[str, dict[str, Any]] = {}
+    done: set[str] = set()
+
+    def of(lab: str) -> dict[str, dict[str, Any]]:
+        if lab not in done:  # one run per lab: a minute or two on a busy 2-core machine
+            done.add(lab)
+            entries = [(lab, s) for s in CATALOGUES[lab].MISTAKES + CATALOGUES[lab].ALTERNATIVES]
+            paths = [write(lab, submission, folder) for _, submission in entries]
+            # A mistake is graded on the checks named for it only (NOTEBOOK::CHECK,...): those are what it must
+            # lose. An alternative is graded on every check: it must get full marks on all of them.
+            asked = [
+                Path(f"{path}::{','.join(submission.fails)}") if submission.fails else path
+                for (_, submission), path in zip(entries, paths, strict=True)
+            ]
+            by_path = {Path(r["notebook"]).resolve(): r for r in cli_check(*asked, timeout=1800)["labs"]}
+            results.update({_id(entry): by_path[path.resolve()] for entry, path in zip(entries, paths, strict=True)})
+        return results
+
+    return of
 
 
 @pytest.mark.parametrize("lab", sorted(CATALOGUES))
@@ -66,9 +74,9 @@ def test_entry_still_applies_to_the_reference(entry: tuple[str, Submission]) -> 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", MISTAKES, ids=_id)
-def test_mistake_loses_points_on_its_check(entry: tuple[str, Submission], graded: dict[str, dict[str, Any]]) -> None:
-    _lab, submission = entry
-    result = graded[_id(entry)]
+def test_mistake_loses_points_on_its_check(entry: tuple[str, Submission], graded: Graded) -> None:
+    lab, submission = entry
+    result = graded(lab)[_id(entry)]
     assert "grader error" not in result["status"], result["status"]
     assert result["cell_errors"] == [], "the submission itself loads"
     checks = by_id(result)
@@ -84,9 +92,9 @@ def test_mistake_loses_points_on_its_check(entry: tuple[str, Submission], graded
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", ALTERNATIVES, ids=_id)
-def test_alternative_gets_full_marks(entry: tuple[str, Submission], graded: dict[str, dict[str, Any]]) -> None:
-    _lab, submission = entry
-    result = graded[_id(entry)]
+def test_alternative_gets_full_marks(entry: tuple[str, Submission], graded: Graded) -> None:
+    lab, submission = entry
+    result = graded(lab)[_id(entry)]
     failed = {c["id"]: c["message"] for c in result["checks"] if not c["passed"]}
     assert not failed, f"{submission.why}: {failed}"
     assert result["score"] == result["max_score"]
