@@ -9,7 +9,7 @@ MOCK_LLM_PORT ?= 8000
 comma := ,
 export MOCK_LLM_PORT
 
-.PHONY: setup lab lab-instructor doctor mock test test-fast check release grade feedback lint format data report bench clean
+.PHONY: setup lab lab-instructor doctor mock serve test test-fast check release grade feedback lint format data report bench bench-capstone clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ doctor:
 
 mock: $(STAMP)
 	$(BIN)/python -m mock_llm --port $(MOCK_LLM_PORT)
+
+# The capstone service (solutions/capstone) on :8080, against the mock (started here unless one runs).
+serve: $(STAMP)
+	$(BIN)/python -m scripts.serve
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -71,6 +75,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/mock_throughput.py
 	$(BIN)/python bench/grading_speed.py
 	$(BIN)/python bench/class_grading.py
+
+# The capstone against naive lab 01 at 1,000 requests/s for 60 s, with faults, and 1..N processes (haproxy)
+bench-capstone: $(STAMP)
+	nice -n 10 $(BIN)/python bench/capstone_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

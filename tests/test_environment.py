@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names that differ from PyPI's
-CONDA_TO_PIP = {"uvicorn-standard": "uvicorn[standard]"}
+CONDA_TO_PIP = {"uvicorn-standard": "uvicorn[standard]", "redis-py": "redis"}
 
 
 def normalise(requirement: str) -> tuple[str, str]:

@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = DrainingServer(config)
     server.service = getattr(app.state, "service", None)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has drained: a clean stop, not a crash
+        pass
     return 0
 
 
