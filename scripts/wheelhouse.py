@@ -190,13 +190,13 @@ def build(out: Path, targets: list[Target], wanted: list[str]) -> dict[str, str]
             current = lock_file.exists() and lock_file.stat().st_mtime >= source.stat().st_mtime
             if current and not missing(target, lock_file, out):
                 report[target.name] = "up to date"
-                continue
-            lock_file = lock(target, source, out)
-            download(target, lock_file, out)
-            left = missing(target, lock_file, out)
-            if left:
-                raise RuntimeError(f"no wheel for {', '.join(left)}")
-            report[target.name] = f"fetched ({time.monotonic() - started:.0f} s)"
+            else:
+                lock_file = lock(target, source, out)
+                download(target, lock_file, out)
+                left = missing(target, lock_file, out)
+                if left:
+                    raise RuntimeError(f"no wheel for {', '.join(left)}")
+                report[target.name] = f"fetched ({time.monotonic() - started:.0f} s)"
         except RuntimeError as exc:
             report[target.name] = f"FAILED: {exc}"
         print(f"  {target.name:<26} {report[target.name].splitlines()[0]}", flush=True)
