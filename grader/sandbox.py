@@ -145,7 +145,7 @@ class Sandbox:
             if MUTATE_EVENTS[event]:
                 self._write(args[1], event)
         elif event in LIST_EVENTS:
-            if args and self._is_protected(args[0]):
+            if args and self._is_protected(args[0]) and not self._import_system():
                 self._refuse(f"listed {args[0]}", flag=True)
         elif event in EXEC_EVENTS:
             self._refuse(f"tried to start another program ({event})", flag=True)
@@ -170,6 +170,20 @@ class Sandbox:
         self._busy = True
         try:
             return is_learner_file(sys._getframe(2).f_code.co_filename)
+        except ValueError:
+            return False
+        finally:
+            self._busy = False
+
+    def _import_system(self) -> bool:
+        """Whether Python's import system made the call: its path finder lists a folder on sys.path again
+        whenever the folder changes (a file added to the kit while grading). A finder driven by the
+        learner's code directly is not the import system."""
+        self._busy = True
+        try:
+            caller: Any = sys._getframe(2)  # past this method and the hook: the frame that made the call
+            callers = (caller, caller.f_back)
+            return all(f is not None and f.f_code.co_filename.startswith("<frozen importlib") for f in callers)
         except ValueError:
             return False
         finally:

@@ -225,6 +225,22 @@ def test_the_sandbox_refuses_and_flags(tmp_path: Path) -> None:
     assert "outside-the-scratch-folder" not in flags, "a harmless write is refused, not flagged"
 
 
+def test_imports_that_rescan_the_kit_are_not_listings(tmp_path: Path) -> None:
+    """Python's path finder lists a folder on sys.path again when it changed (a file added to the kit during a
+    class's grading): an import is not the notebook listing the kit. A finder the notebook drives itself is."""
+    rescan = (
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nsys.path_importer_cache.clear()  # new finders list again\n"
+        "import tabnanny  # not imported yet: every folder on sys.path is listed again to find it"
+    )
+    path = notebook_with("02", tmp_path, append=[rescan], name="import")
+    (result,) = grade([("02", path)], FAST)
+    assert result.cell_errors == [] and result.status == "ok", (result.status, result.cell_errors)
+    direct = f"import importlib.machinery\nimportlib.machinery.FileFinder({str(ROOT)!r})._fill_cache()"
+    path = notebook_with("02", tmp_path, append=[direct], name="finder")
+    (result,) = grade([("02", path)], FAST)
+    assert any(f"listed {ROOT}" in flag for flag in result.flags), result.flags
+
+
 @pytest.mark.skipif(os.geteuid() != 0 and not Path("/proc/self/ns/user").exists(), reason="no namespaces here")
 def test_the_kernel_layer_holds_without_the_audit_hook(tmp_path: Path) -> None:
     """Where Linux allows namespaces, the kit is read-only and the reference invisible even to raw system calls."""
