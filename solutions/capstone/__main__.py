@@ -8,6 +8,7 @@ requests in flight (up to CAPSTONE_GRACEFUL_SHUTDOWN_SECONDS) before it exits.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from types import FrameType
@@ -67,10 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = DrainingServer(config)
     server.service = getattr(app.state, "service", None)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn raises Ctrl-C again once it has drained: a clean stop
         server.run()
-    except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has drained: a clean stop, not a crash
-        pass
     return 0
 
 
