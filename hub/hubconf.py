@@ -38,14 +38,17 @@ def configure_room(c: Any, room: Room | None = None, *, standalone: bool = True)
     path = _env_path(python)
 
     # --- each attendee: their copy of the kit, their kernel, their key for the room's mock ---
-    c.Spawner.cmd = [python, str(HUB / "provision.py"), python, "-m", "jupyterhub.singleuser"]
+    # What attendees' processes read of the hub's files. With system users (TLJH), copy these two
+    # to a folder they can read and keep the instructor repository (solutions, hidden checks) closed.
+    attendee_files = Path(os.environ.get("KIT_HUB_ATTENDEE_FILES") or HUB)
+    c.Spawner.cmd = [python, str(attendee_files / "provision.py"), python, "-m", "jupyterhub.singleuser"]
     c.Spawner.notebook_dir = "~/kit/labs"
     c.Spawner.default_url = "/lab/tree/room_check.ipynb"
     c.Spawner.environment = {
         "PATH": path,
         "LANG": "C.UTF-8",
         "KIT_SOURCE": str(room.kit),
-        "KIT_EXTRA_NOTEBOOKS": str(HUB / "room_check.ipynb"),
+        "KIT_EXTRA_NOTEBOOKS": str(attendee_files / "room_check.ipynb"),
         "OPENAI_BASE_URL": room.mock_url,
         "OPENAI_API_KEY": lambda spawner: room.api_key(spawner.user.name),
         # mock_llm.ensure_server() finds the room's mock there instead of starting its own

@@ -3,9 +3,9 @@
 TLJH keeps its own login, system users (jupyter-<name>), systemd spawner and idle
 culler; this adds the kit's parts: the room's shared mock as a hub service, each
 attendee's copy of the student kit, their kernel and their own key for the mock. It
-expects the kit's instructor repository at /opt/llm-kit (KIT_HUB_ROOT to change it),
-installed into TLJH's user environment, and the student kit built there with `make release`.
-See docs/hosting.md.
+expects the kit's instructor repository at /opt/llm-kit (KIT_HUB_ROOT to change it), readable
+by root only, and what attendees read in /opt/llm-kit-room: the student kit (`make release`)
+and hub/provision.py and hub/room_check.ipynb. See docs/hosting.md.
 """
 
 import os
@@ -18,7 +18,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("KIT_HUB_STATE", "/opt/tljh/state/llm-kit")
 # The hub runs from /opt/tljh/hub; attendees' servers, kernels and the mock from the user environment.
 os.environ.setdefault("KIT_HUB_USER_PYTHON", "/opt/tljh/user/bin/python")
-os.environ.setdefault("KIT_HUB_KIT", str(ROOT / "release" / "student"))
+# Attendees are system users here: they read the student kit and the two per-attendee files from
+# /opt/llm-kit-room; the instructor repository (solutions, hidden checks) stays root's (0700).
+os.environ.setdefault("KIT_HUB_KIT", "/opt/llm-kit-room/student")
+os.environ.setdefault("KIT_HUB_ATTENDEE_FILES", "/opt/llm-kit-room")
 
 from hub.hubconf import configure_room  # noqa: E402
 
