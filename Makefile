@@ -9,13 +9,17 @@ MOCK_LLM_PORT ?= 8000
 comma := ,
 export MOCK_LLM_PORT
 
-.PHONY: setup lab lab-instructor doctor mock serve test test-fast check release grade feedback lint format data report bench bench-capstone clean
+WHEELHOUSE ?= wheelhouse
+# A wheelhouse beside the Makefile (`make wheelhouse`, or a copy from a USB stick): setup needs no network.
+OFFLINE := $(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEELHOUSE))
+
+.PHONY: setup lab lab-instructor doctor mock serve test test-fast check release grade feedback lint format data report bench bench-capstone wheelhouse clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(OFFLINE) -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "LLM production kit" >/dev/null
 	@touch $(STAMP)
 
@@ -52,6 +56,10 @@ grade: $(STAMP)
 
 feedback: $(STAMP)
 	$(BIN)/python -m grader feedback $(if $(COURSE),--course $(COURSE))
+
+# Every wheel for Linux, macOS and Windows and each supported Python: PLATFORM=host for this machine only.
+wheelhouse: $(STAMP)
+	$(BIN)/python scripts/wheelhouse.py --out $(WHEELHOUSE) --extra dev $(if $(PLATFORM),--platform $(PLATFORM))
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser"

@@ -123,7 +123,8 @@ def jupyter_launch(
         command.append(f"--IdentityProvider.token={token}")
     if not open_browser:
         command.append("--no-browser")
-    if os.geteuid() == 0:  # containers and cloud VMs often run as root; JupyterLab refuses without this
+    # containers and cloud VMs often run as root; JupyterLab refuses without this (Windows has no geteuid)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     return Launch(command, env, notebook_dir, config)
 
@@ -179,7 +180,9 @@ def run_jupyter(launch: Launch) -> int:
         if jupyter.poll() is None:
             jupyter.send_signal(signum)
 
-    previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # Windows has no SIGHUP
+    passed = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    previous = {sig: signal.signal(sig, pass_on) for sig in passed}
     try:
         while True:
             try:
