@@ -8,6 +8,16 @@ from mock_llm import InProcessMock, Settings
 from mock_llm.server import BackgroundServer, start_background
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n` (make test), a test runs on the same worker as the rest of its file, since module
+    fixtures (a JupyterLab, a graded class, a server) are built once per worker, unless it names its own
+    xdist_group (a catalogue's lab, a course per lab): those spread over the workers."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
