@@ -27,22 +27,9 @@ import pytest
 
 from scripts.lab import jupyter_launch, start_mock, stop
 
+from . import CHROMIUM, CHROMIUM_ARGS, ROOT, SHOTS
 from .outputs import Cell, inspect
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "build" / "screenshots"
-# Chromium as root needs --no-sandbox; the rest keep it off a closed network (no
-# component updates, sync, QUIC probes or first-run pages).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RUN_TIMEOUT_MS = 150_000  # one notebook, Run All to idle
 
 pytestmark = [

@@ -36,19 +36,10 @@ import pytest
 
 from grader.registry import checks_for
 
+from ..browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "build" / "screenshots"
 NPM_PREFIX = ROOT / "build" / "hub-npm"  # where the test installs configurable-http-proxy when it is missing
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LAB = "01_production_api"
 # How many times each attendee runs lab 01's legacy-call cell: with the room check's one
 # call, their ledgers must say 1, 2 and 3 calls, whatever the others did.
