@@ -43,7 +43,7 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 check: $(STAMP)
 	$(BIN)/python -m grader check $(if $(LAB),--lab $(LAB)) $(if $(NOTEBOOK),--notebook $(NOTEBOOK)) $(foreach c,$(subst $(comma), ,$(ONLY)),--only $(c))
@@ -62,7 +62,7 @@ wheelhouse: $(STAMP)
 	$(BIN)/python scripts/wheelhouse.py --out $(WHEELHOUSE) --extra dev $(if $(PLATFORM),--platform $(PLATFORM))
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup -m "not slow and not browser"
+	$(BIN)/python -m pytest -n auto -m "not slow and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

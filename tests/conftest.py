@@ -1,21 +1,42 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from mock_llm import InProcessMock, Settings
 from mock_llm.server import BackgroundServer, start_background
 
+# Under `pytest -n` (make test) a file's tests run on one worker, as its module fixtures (a JupyterLab,
+# a graded class, a server) are built once per worker; these files spread their tests over the workers
+# by a part of the test's parameter, each part with fixtures of its own.
+SPREAD = {
+    "tests/grader/test_catalogue.py": r"(\d\d)-",  # a lab's entries are graded in one run
+    "tests/grader/test_nbgrader.py": r"(\d\d)$",  # a course per lab for raw nbgrader
+    "tests/browser/test_jupyterlab.py": r"(labs|solutions)/",  # a JupyterLab and a browser per folder
+}
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n` (make test), a test runs on the same worker as the rest of its file, since module
-    fixtures (a JupyterLab, a graded class, a server) are built once per worker, unless it names its own
-    xdist_group (a catalogue's lab, a course per lab): those spread over the workers."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+def worker_group(nodeid: str) -> str:
+    """The tests that must share a worker: the file, or the file and the part of the parameter SPREAD names."""
+    path, _, rest = nodeid.partition("::")
+    param = re.search(r"\[(.*)\]$", rest)
+    pattern = SPREAD.get(path)
+    part = re.match(pattern, param.group(1)) if pattern and param else None
+    return f"{path}::{part.group(1)}" if part else path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's scope scheduling with the groups above (its own xdist_group marks need pytest < 9.2)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ByGroup(config, log)
 
 
 @pytest.fixture

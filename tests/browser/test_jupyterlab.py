@@ -44,8 +44,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright f
 NOTEBOOKS = sorted(
     nb.relative_to(ROOT).as_posix() for folder in ("labs", "solutions") for nb in (ROOT / folder).glob("*.ipynb")
 )
-# Under `pytest -n`, labs/ and solutions/ may run on two workers, each with its JupyterLab and browser.
-BY_FOLDER = [pytest.param(nb, marks=pytest.mark.xdist_group(f"browser-{nb.split('/', 1)[0]}")) for nb in NOTEBOOKS]
 
 READ_CELLS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell')).map(cell => ({
     code: cell.classList.contains('jp-CodeCell'),
@@ -193,7 +191,7 @@ def screenshot(page: Any, notebook: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("notebook", BY_FOLDER)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)  # labs/ and solutions/ may run on two workers
 def test_notebook_runs_in_jupyterlab(server: Server, browser: Any, notebook: str) -> None:
     """Run All: solutions show no error at all; labs only their stubs' NotImplementedError; plots and widgets render."""
     student = notebook.startswith("labs/")

@@ -28,11 +28,6 @@ def _id(entry: tuple[str, Submission]) -> str:
     return f"{entry[0]}-{entry[1].name}"
 
 
-def by_lab(entries: list[tuple[str, Submission]]) -> list[Any]:
-    """The entries as test parameters, each lab's on one `pytest -n` worker (its submissions are graded together)."""
-    return [pytest.param(e, id=_id(e), marks=pytest.mark.xdist_group(f"catalogue-{e[0]}")) for e in entries]
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     """Each catalogue entry's lab result, keyed like the test ids; a lab is graded when a test first asks for it."""
@@ -78,7 +73,7 @@ def test_entry_still_applies_to_the_reference(entry: tuple[str, Submission]) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", by_lab(MISTAKES))
+@pytest.mark.parametrize("entry", MISTAKES, ids=_id)
 def test_mistake_loses_points_on_its_check(entry: tuple[str, Submission], graded: Graded) -> None:
     lab, submission = entry
     result = graded(lab)[_id(entry)]
@@ -96,7 +91,7 @@ def test_mistake_loses_points_on_its_check(entry: tuple[str, Submission], graded
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", by_lab(ALTERNATIVES))
+@pytest.mark.parametrize("entry", ALTERNATIVES, ids=_id)
 def test_alternative_gets_full_marks(entry: tuple[str, Submission], graded: Graded) -> None:
     lab, submission = entry
     result = graded(lab)[_id(entry)]
