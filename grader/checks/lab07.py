@@ -17,11 +17,12 @@ a few hundred requests of the same kind of traffic. The notebook's demo runs it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +105,7 @@ class GraderUpstream:
         fault_rate: float = 0.0,
         seed: int = 0,
         script: Sequence[str | None] = (),
-        fixed: dict[tuple[str, str], tuple[str, float] | str] | None = None,
+        fixed: Mapping[tuple[str, str], tuple[str, float] | str] | None = None,
     ) -> None:
         self.error = error
         self.clock = clock or VirtualClock()
@@ -112,7 +113,7 @@ class GraderUpstream:
         self.rng = random.Random(seed)
         self.latency_rng = random.Random(seed + 1)
         self.script = list(script)
-        self.fixed = fixed or {}
+        self.fixed = dict(fixed or {})
         self.calls: list[Call] = []
         self.spent = 0.0
 
@@ -258,10 +259,8 @@ def parse_metrics(text: str) -> dict[str, float]:
     for line in text.splitlines():
         match = re.match(r"^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?)\s+(\S+)$", line.strip())
         if match and not line.startswith("#"):
-            try:
+            with contextlib.suppress(ValueError):
                 found[match.group(1)] = float(match.group(2))
-            except ValueError:
-                pass
     return found
 
 
@@ -376,8 +375,12 @@ class Clock:
 
 
 def make_cache(learner: Namespace, clock: Clock, **kwargs: Any) -> Any:
-    return call(f"AnswerCache({', '.join(f'{k}={v}' for k, v in kwargs.items())}, clock=...)", learner.AnswerCache,
-                clock=clock, **kwargs)
+    return call(
+        f"AnswerCache({', '.join(f'{k}={v}' for k, v in kwargs.items())}, clock=...)",
+        learner.AnswerCache,
+        clock=clock,
+        **kwargs,
+    )
 
 
 @check(
@@ -428,8 +431,12 @@ def cache(learner: Namespace, ref: Reference) -> None:
     call("put('I love it', answer)", store.put, "I love it", answer)
     got = call("get('i love IT')", store.get, "i love IT")
     if got != answer:
-        raise CheckFailed("A stored answer is not found under a case variant of its text.",
-                          input="put('I love it', a); get('i love IT')", expected=answer, actual=got)
+        raise CheckFailed(
+            "A stored answer is not found under a case variant of its text.",
+            input="put('I love it', a); get('i love IT')",
+            expected=answer,
+            actual=got,
+        )
     got["sentiment"] = "changed"
     answer["confidence"] = 0.1
     again = store.get("I love it")
@@ -443,12 +450,20 @@ def cache(learner: Namespace, ref: Reference) -> None:
         )
     clock.now += 9.999
     if store.get("I love it") is None:
-        raise CheckFailed("An entry expired before ttl_seconds.", input="ttl_seconds=10, get after 9.999 s",
-                          expected="the answer", actual=None)
+        raise CheckFailed(
+            "An entry expired before ttl_seconds.",
+            input="ttl_seconds=10, get after 9.999 s",
+            expected="the answer",
+            actual=None,
+        )
     clock.now += 0.001
     if (late := store.get("I love it")) is not None:
-        raise CheckFailed("An entry is still served at ttl_seconds: it must be gone once it is ttl_seconds old.",
-                          input="ttl_seconds=10, get after exactly 10 s", expected=None, actual=late)
+        raise CheckFailed(
+            "An entry is still served at ttl_seconds: it must be gone once it is ttl_seconds old.",
+            input="ttl_seconds=10, get after exactly 10 s",
+            expected=None,
+            actual=late,
+        )
     store = make_cache(learner, clock, max_entries=3, ttl_seconds=100.0)
     for text in ("a", "b", "c"):
         store.put(text, {"text": text})
@@ -464,9 +479,12 @@ def cache(learner: Namespace, ref: Reference) -> None:
         )
     store.put("d", {"text": "d2"})  # a second put of a key is not a new entry
     if store.get("a") is None or store.get("d") != {"text": "d2"}:
-        raise CheckFailed("Putting a key again must replace its answer, not add an entry.",
-                          input="...; put d again", expected="a kept and d's new answer",
-                          actual={"a": store.get("a"), "d": store.get("d")})
+        raise CheckFailed(
+            "Putting a key again must replace its answer, not add an entry.",
+            input="...; put d again",
+            expected="a kept and d's new answer",
+            actual={"a": store.get("a"), "d": store.get("d")},
+        )
 
 
 # --- exercise 2: the cascade ---------------------------------------------------------------------------
@@ -476,25 +494,36 @@ CONFIDENT, UNSURE, SURE_CHEAP, UNSURE_CHEAP = "I love it", "It arrived", "It is 
 
 def cascade_case(
     learner: Namespace,
-    fixed: dict[tuple[str, str], tuple[str, float] | str] | None = None,
+    fixed: Mapping[tuple[str, str], tuple[str, float] | str] | None = None,
     script: Sequence[str | None] = (),
     **kwargs: Any,
 ) -> tuple[Any, GraderUpstream]:
     clock = VirtualClock()
     upstream = GraderUpstream(learner.ProviderError, clock, fixed=fixed, script=script)
     local = FixedLocal(
-        {CONFIDENT: ("Positive", 0.995), UNSURE: ("Neutral", 0.6), SURE_CHEAP: ("Neutral", 0.5),
-         UNSURE_CHEAP: ("Negative", 0.55)}
+        {
+            CONFIDENT: ("Positive", 0.995),
+            UNSURE: ("Neutral", 0.6),
+            SURE_CHEAP: ("Neutral", 0.5),
+            UNSURE_CHEAP: ("Negative", 0.55),
+        }
     )
     cache = call("AnswerCache(clock=clock)", learner.AnswerCache, clock=clock)
     kwargs.setdefault("local_threshold", 0.99)
     kwargs.setdefault("cheap_threshold", 0.8)
-    service = call("SentimentService(upstream, local, clock=clock, cache=...)", learner.SentimentService, upstream,
-                   local, clock=clock, cache=cache, **kwargs)
+    service = call(
+        "SentimentService(upstream, local, clock=clock, cache=...)",
+        learner.SentimentService,
+        upstream,
+        local,
+        clock=clock,
+        cache=cache,
+        **kwargs,
+    )
     return service, upstream
 
 
-FIXED = {
+FIXED: dict[tuple[str, str], tuple[str, float] | str] = {
     (CHEAP, UNSURE): ("Negative", 0.85),
     (CHEAP, SURE_CHEAP): ("Neutral", 0.9),
     (CHEAP, UNSURE_CHEAP): ("Positive", 0.62),
@@ -505,17 +534,20 @@ FIXED = {
 def answer_of(service: Any, text: str) -> dict[str, Any]:
     result = run_async(service.answer(text), f"service.answer({text!r})")
     if not isinstance(result, dict):
-        raise CheckFailed("answer() must return the response body, a dict.", input=text, expected="a dict",
-                          actual=result)
+        raise CheckFailed(
+            "answer() must return the response body, a dict.", input=text, expected="a dict", actual=result
+        )
     return result
 
 
-def expect(text: str, got: dict[str, Any], wanted: dict[str, Any], calls: list[str], wanted_calls: list[str],
-           what: str) -> None:
+def expect(
+    text: str, got: dict[str, Any], wanted: dict[str, Any], calls: list[str], wanted_calls: list[str], what: str
+) -> None:
     shown = {k: got.get(k) for k in wanted}
     if shown != wanted or calls != wanted_calls:
-        raise CheckFailed(what, input=text, expected={**wanted, "model calls": wanted_calls},
-                          actual={**shown, "model calls": calls})
+        raise CheckFailed(
+            what, input=text, expected={**wanted, "model calls": wanted_calls}, actual={**shown, "model calls": calls}
+        )
 
 
 @check(
@@ -531,39 +563,82 @@ def expect(text: str, got: dict[str, Any], wanted: dict[str, Any], calls: list[s
 def cascade(learner: Namespace, ref: Reference) -> None:
     service, upstream = cascade_case(learner, FIXED)
     got = answer_of(service, CONFIDENT)
-    expect(CONFIDENT, got, {"sentiment": "Positive", "tier": LOCAL, "model_used": LOCAL, "degraded": False,
-                            "cached": False}, upstream.made(), [],
-           "A confident local answer (0.995 >= local_threshold 0.99) must stand, with no paid call.")
+    expect(
+        CONFIDENT,
+        got,
+        {"sentiment": "Positive", "tier": LOCAL, "model_used": LOCAL, "degraded": False, "cached": False},
+        upstream.made(),
+        [],
+        "A confident local answer (0.995 >= local_threshold 0.99) must stand, with no paid call.",
+    )
     got = answer_of(service, SURE_CHEAP)
-    expect(SURE_CHEAP, got, {"sentiment": "Neutral", "tier": "cheap", "model_used": CHEAP, "confidence": 0.9,
-                             "degraded": False}, upstream.made(), [CHEAP],
-           "An unsure local answer (0.5) goes to the cheap model, whose confident answer (0.9 >= 0.8) stands.")
+    expect(
+        SURE_CHEAP,
+        got,
+        {"sentiment": "Neutral", "tier": "cheap", "model_used": CHEAP, "confidence": 0.9, "degraded": False},
+        upstream.made(),
+        [CHEAP],
+        "An unsure local answer (0.5) goes to the cheap model, whose confident answer (0.9 >= 0.8) stands.",
+    )
     got = answer_of(service, UNSURE_CHEAP)
-    expect(UNSURE_CHEAP, got, {"sentiment": "Negative", "tier": "strong", "model_used": STRONG, "confidence": 0.93,
-                               "degraded": False, "source": None}, upstream.made(), [CHEAP, CHEAP, STRONG],
-           "An unsure cheap answer (0.62 < 0.8) goes to the strong model, whose answer stands.")
+    expect(
+        UNSURE_CHEAP,
+        got,
+        {
+            "sentiment": "Negative",
+            "tier": "strong",
+            "model_used": STRONG,
+            "confidence": 0.93,
+            "degraded": False,
+            "source": None,
+        },
+        upstream.made(),
+        [CHEAP, CHEAP, STRONG],
+        "An unsure cheap answer (0.62 < 0.8) goes to the strong model, whose answer stands.",
+    )
     before = len(upstream.calls)
     again = answer_of(service, "  hmm, MAYBE ")
-    expect("  hmm, MAYBE ", again, {"sentiment": "Negative", "tier": "strong", "cached": True, "source": "exact"},
-           upstream.made()[before:], [], "A repeat (a case and whitespace variant) must come from the cache: "
-           "the stored body with cached=True and source='exact', and no model call.")
+    expect(
+        "  hmm, MAYBE ",
+        again,
+        {"sentiment": "Negative", "tier": "strong", "cached": True, "source": "exact"},
+        upstream.made()[before:],
+        [],
+        "A repeat (a case and whitespace variant) must come from the cache: "
+        "the stored body with cached=True and source='exact', and no model call.",
+    )
     # the threshold is the learner's setting, not a constant: at exactly the threshold the cheap answer stands
     service, upstream = cascade_case(learner, FIXED, cheap_threshold=0.62, local_threshold=0.6)
     got = answer_of(service, UNSURE_CHEAP)
-    expect(UNSURE_CHEAP, got, {"sentiment": "Positive", "tier": "cheap"}, upstream.made(), [CHEAP],
-           "With cheap_threshold=0.62, a cheap answer of confidence 0.62 must stand (at or above the threshold).")
+    expect(
+        UNSURE_CHEAP,
+        got,
+        {"sentiment": "Positive", "tier": "cheap"},
+        upstream.made(),
+        [CHEAP],
+        "With cheap_threshold=0.62, a cheap answer of confidence 0.62 must stand (at or above the threshold).",
+    )
     got = answer_of(service, UNSURE)
-    expect(UNSURE, got, {"sentiment": "Neutral", "tier": LOCAL}, upstream.made(), [CHEAP],
-           "With local_threshold=0.6, a local answer of confidence 0.6 must stand (at or above the threshold).")
+    expect(
+        UNSURE,
+        got,
+        {"sentiment": "Neutral", "tier": LOCAL},
+        upstream.made(),
+        [CHEAP],
+        "With local_threshold=0.6, a local answer of confidence 0.6 must stand (at or above the threshold).",
+    )
     metrics = parse_metrics(service.metrics.render())
     counted = metric_sum(metrics, "sentiment_answers_total")
-    if counted != 2 or not math.isclose(metric_sum(metrics, "sentiment_cost_dollars_total"),
-                                        upstream.spent, rel_tol=1e-6, abs_tol=1e-12):
-        raise CheckFailed("Every answer must be counted once in self.metrics.answer(tier, degraded, cost, seconds), "
-                          "with the dollars its paid calls cost.",
-                          input="two answers, one by the cheap model",
-                          expected={"answers": 2, "dollars": upstream.spent},
-                          actual={"answers": counted, "dollars": metric_sum(metrics, "sentiment_cost_dollars_total")})
+    if counted != 2 or not math.isclose(
+        metric_sum(metrics, "sentiment_cost_dollars_total"), upstream.spent, rel_tol=1e-6, abs_tol=1e-12
+    ):
+        raise CheckFailed(
+            "Every answer must be counted once in self.metrics.answer(tier, degraded, cost, seconds), "
+            "with the dollars its paid calls cost.",
+            input="two answers, one by the cheap model",
+            expected={"answers": 2, "dollars": upstream.spent},
+            actual={"answers": counted, "dollars": metric_sum(metrics, "sentiment_cost_dollars_total")},
+        )
 
 
 @check(
@@ -578,33 +653,59 @@ def cascade(learner: Namespace, ref: Reference) -> None:
 )
 @names_unawaited
 def degraded(learner: Namespace, ref: Reference) -> None:
-    fixed = {**FIXED, (STRONG, UNSURE_CHEAP): "server_error"}
+    fixed: dict[tuple[str, str], tuple[str, float] | str] = {**FIXED, (STRONG, UNSURE_CHEAP): "server_error"}
     service, upstream = cascade_case(learner, fixed)
     got = answer_of(service, UNSURE_CHEAP)
-    expect(UNSURE_CHEAP, got, {"sentiment": "Positive", "tier": "cheap", "model_used": CHEAP, "degraded": True,
-                               "source": "fallback:cheap"}, upstream.made(), [CHEAP, STRONG],
-           "The strong model failed after an unsure cheap answer: the cheap answer is the best left, marked degraded.")
+    expect(
+        UNSURE_CHEAP,
+        got,
+        {"sentiment": "Positive", "tier": "cheap", "model_used": CHEAP, "degraded": True, "source": "fallback:cheap"},
+        upstream.made(),
+        [CHEAP, STRONG],
+        "The strong model failed after an unsure cheap answer: the cheap answer is the best left, marked degraded.",
+    )
     answer_of(service, UNSURE_CHEAP)
     if upstream.made() != [CHEAP, STRONG, CHEAP, STRONG]:
-        raise CheckFailed("A degraded answer was cached: the next request got it again instead of trying the models.",
-                          input=f"{UNSURE_CHEAP!r} twice, the strong model failing",
-                          expected="4 calls (cheap, strong, cheap, strong)", actual=upstream.made())
+        raise CheckFailed(
+            "A degraded answer was cached: the next request got it again instead of trying the models.",
+            input=f"{UNSURE_CHEAP!r} twice, the strong model failing",
+            expected="4 calls (cheap, strong, cheap, strong)",
+            actual=upstream.made(),
+        )
     fixed = {(CHEAP, UNSURE): "timeout", (STRONG, UNSURE): "malformed_json"}
     service, upstream = cascade_case(learner, fixed)
     got = answer_of(service, UNSURE)
-    expect(UNSURE, got, {"sentiment": "Neutral", "tier": LOCAL, "model_used": LOCAL, "degraded": True,
-                         "source": "fallback:local"}, upstream.made(), [CHEAP, STRONG],
-           "Both paid models failed: the local model's answer, marked degraded (when the cheap call fails, the strong "
-           "model is still asked).")
+    expect(
+        UNSURE,
+        got,
+        {"sentiment": "Neutral", "tier": LOCAL, "model_used": LOCAL, "degraded": True, "source": "fallback:local"},
+        upstream.made(),
+        [CHEAP, STRONG],
+        "Both paid models failed: the local model's answer, marked degraded (when the cheap call fails, the strong "
+        "model is still asked).",
+    )
     errors = {k: v for k, v in parse_metrics(service.metrics.render()).items() if k.startswith("sentiment_model_err")}
-    wanted = {'sentiment_model_errors_total{kind="malformed"}': 1.0, 'sentiment_model_errors_total{kind="timeout"}': 1.0}
+    wanted = {
+        'sentiment_model_errors_total{kind="malformed"}': 1.0,
+        'sentiment_model_errors_total{kind="timeout"}': 1.0,
+    }
     if errors != wanted:
-        raise CheckFailed("Each failed paid call must be counted by kind: self.metrics.error(exc.kind).",
-                          input="a timeout, then a malformed answer", expected=wanted, actual=errors)
-    answers = metric_sum(parse_metrics(service.metrics.render()), 'sentiment_answers_total{tier="local",degraded="true"}')
+        raise CheckFailed(
+            "Each failed paid call must be counted by kind: self.metrics.error(exc.kind).",
+            input="a timeout, then a malformed answer",
+            expected=wanted,
+            actual=errors,
+        )
+    answers = metric_sum(
+        parse_metrics(service.metrics.render()), 'sentiment_answers_total{tier="local",degraded="true"}'
+    )
     if answers != 1:
-        raise CheckFailed("A degraded answer must be counted as one: metrics.answer(tier, True, ...).",
-                          input="both paid models failing", expected=1, actual=answers)
+        raise CheckFailed(
+            "A degraded answer must be counted as one: metrics.answer(tier, True, ...).",
+            input="both paid models failing",
+            expected=1,
+            actual=answers,
+        )
 
 
 # --- exercise 3: the API ---------------------------------------------------------------------------------
@@ -628,7 +729,7 @@ def app_case(learner: Namespace) -> tuple[Any, Any, GraderUpstream, VirtualClock
 )
 @names_unawaited
 def api(learner: Namespace, ref: Reference) -> None:
-    app, service, upstream, clock = app_case(learner)
+    app, service, _, _ = app_case(learner)
 
     async def run() -> tuple[list[httpx2.Response], list[tuple[str, httpx2.Response]], httpx2.Response]:
         async with client_for(app) as http:
@@ -641,33 +742,52 @@ def api(learner: Namespace, ref: Reference) -> None:
         body = response.json() if response.status_code == 200 else response.text[:200]
         missing = [f for f in FIELDS if not isinstance(body, dict) or f not in body]
         if response.status_code != 200 or missing:
-            raise CheckFailed("POST /classify must answer 200 with the response body's fields.",
-                              input={"text": text}, expected=f"200 with {FIELDS}", actual=(response.status_code, body))
+            raise CheckFailed(
+                "POST /classify must answer 200 with the response body's fields.",
+                input={"text": text},
+                expected=f"200 with {FIELDS}",
+                actual=(response.status_code, body),
+            )
     if good[2].json().get("source") != "exact":
-        raise CheckFailed("The API must answer through service.answer (and so its cache): the stripped repeat was "
-                          "not served from the cache.", input=[CONFIDENT, " I love it "],
-                          expected="source 'exact' the second time", actual=good[2].json())
+        raise CheckFailed(
+            "The API must answer through service.answer (and so its cache): the stripped repeat was "
+            "not served from the cache.",
+            input=[CONFIDENT, " I love it "],
+            expected="source 'exact' the second time",
+            actual=good[2].json(),
+        )
     for label, response in bad:
         try:
             error = response.json().get("error")
         except (ValueError, AttributeError):
             error = None
-        if response.status_code != 422 or not isinstance(error, dict) or not error.get("code") or not error.get("message"):
-            raise CheckFailed("Bad input must get 422 with {'error': {'code': ..., 'message': ...}}: a clear error, "
-                              "never a 500 or FastAPI's default 'detail' list.",
-                              input=label, expected="422 and an error object", actual=(response.status_code,
-                                                                                          response.text[:200]))
+        if (
+            response.status_code != 422
+            or not isinstance(error, dict)
+            or not error.get("code")
+            or not error.get("message")
+        ):
+            raise CheckFailed(
+                "Bad input must get 422 with {'error': {'code': ..., 'message': ...}}: a clear error, "
+                "never a 500 or FastAPI's default 'detail' list.",
+                input=label,
+                expected="422 and an error object",
+                actual=(response.status_code, response.text[:200]),
+            )
     if metrics.status_code != 200:
-        raise CheckFailed("GET /metrics must answer 200 with service.metrics.render().", expected=200,
-                          actual=metrics.status_code)
+        raise CheckFailed(
+            "GET /metrics must answer 200 with service.metrics.render().", expected=200, actual=metrics.status_code
+        )
     found = parse_metrics(metrics.text)
     wanted = {'sentiment_requests_total{status="200"}': 3.0, 'sentiment_requests_total{status="422"}': float(len(bad))}
     counted = {k: v for k, v in found.items() if k.startswith("sentiment_requests_total")}
     if counted != wanted or metric_sum(found, "sentiment_answers_total") != 3:
-        raise CheckFailed("/metrics must count every request by status (service.metrics.request(status)) and every "
-                          "answer once.", input="3 good requests, then the bad ones",
-                          expected={**wanted, "answers": 3},
-                          actual={**counted, "answers": metric_sum(found, "sentiment_answers_total")})
+        raise CheckFailed(
+            "/metrics must count every request by status (service.metrics.request(status)) and every answer once.",
+            input="3 good requests, then the bad ones",
+            expected={**wanted, "answers": 3},
+            actual={**counted, "answers": metric_sum(found, "sentiment_answers_total")},
+        )
 
     class Broken:  # a service whose answer() has a bug: the client still gets an answer, never a 500
         def __init__(self) -> None:
@@ -686,10 +806,13 @@ def api(learner: Namespace, ref: Reference) -> None:
     response = run_async(run_broken(), "POST /classify with a service that raises")
     body = response.json() if response.status_code == 200 else response.text[:200]
     if response.status_code != 200 or not isinstance(body, dict) or body.get("degraded") is not True:
-        raise CheckFailed("When answering raises an unexpected exception, the client must get the local model's "
-                          "answer marked degraded, not a 500 with a traceback.",
-                          input="service.answer raises KeyError", expected="200 and degraded: true",
-                          actual=(response.status_code, body))
+        raise CheckFailed(
+            "When answering raises an unexpected exception, the client must get the local model's "
+            "answer marked degraded, not a 500 with a traceback.",
+            input="service.answer raises KeyError",
+            expected="200 and degraded: true",
+            actual=(response.status_code, body),
+        )
 
 
 # --- stretch S1: the boundary ----------------------------------------------------------------------------
@@ -730,49 +853,67 @@ def boundary(learner: Namespace, ref: Reference) -> None:
     got = outcome(learner, b, CHEAP, "t", 2.0)
     waits = [round(s, 3) for s in upstream.clock.sleeps]
     if getattr(got, "label", None) != "Positive" or len(upstream.calls) != 2 or 0.2 not in waits:
-        raise CheckFailed("A 429 with retry_after 0.2 must be retried once, after waiting 0.2 s on the clock.",
-                          input="a rate limit, then an answer", expected="the answer, 2 calls, a 0.2 s wait",
-                          actual={"result": kind(got), "calls": len(upstream.calls), "waits": waits})
+        raise CheckFailed(
+            "A 429 with retry_after 0.2 must be retried once, after waiting 0.2 s on the clock.",
+            input="a rate limit, then an answer",
+            expected="the answer, 2 calls, a 0.2 s wait",
+            actual={"result": kind(got), "calls": len(upstream.calls), "waits": waits},
+        )
     upstream = GraderUpstream(learner.ProviderError, script=["server_error", "server_error", "server_error"])
     b = make_boundary(learner, upstream, call_timeout=1.0, retries=1)
     got = outcome(learner, b, CHEAP, "t", 2.0)
     if kind(got) != "upstream_error" or len(upstream.calls) != 2:
-        raise CheckFailed("With retries=1, a call that keeps failing is tried twice, then its error is raised.",
-                          input="500, 500, 500", expected={"error": "upstream_error", "calls": 2},
-                          actual={"result": kind(got), "calls": len(upstream.calls)})
+        raise CheckFailed(
+            "With retries=1, a call that keeps failing is tried twice, then its error is raised.",
+            input="500, 500, 500",
+            expected={"error": "upstream_error", "calls": 2},
+            actual={"result": kind(got), "calls": len(upstream.calls)},
+        )
     upstream = GraderUpstream(learner.ProviderError, script=["server_error"] * 3)
     b = make_boundary(learner, upstream, call_timeout=1.0, retries=2)
     got = outcome(learner, b, CHEAP, "t", 5.0)
     if len(upstream.calls) != 3:
-        raise CheckFailed("retries is a setting: with retries=2 a failing call is tried 3 times.",
-                          input="retries=2, 500 x3", expected=3, actual=len(upstream.calls))
+        raise CheckFailed(
+            "retries is a setting: with retries=2 a failing call is tried 3 times.",
+            input="retries=2, 500 x3",
+            expected=3,
+            actual=len(upstream.calls),
+        )
     upstream = GraderUpstream(learner.ProviderError, script=["timeout", "timeout"])
     upstream.clock.now = 10.0
     b = make_boundary(learner, upstream, call_timeout=1.0, retries=3)
     got = outcome(learner, b, CHEAP, "t", 11.5)
     timeouts = [round(c.timeout, 3) for c in upstream.calls]
     if timeouts != [1.0, 0.5] or kind(got) not in ("timeout", "deadline") or upstream.clock() > 11.5 + 1e-9:
-        raise CheckFailed("Each call's timeout is min(call_timeout, time left before the deadline), and nothing "
-                          "runs past the deadline.", input="now 10, deadline 11.5, call_timeout 1, timeouts",
-                          expected={"timeouts": [1.0, 0.5], "ends by": 11.5},
-                          actual={"timeouts": timeouts, "result": kind(got), "ended at": upstream.clock()})
+        raise CheckFailed(
+            "Each call's timeout is min(call_timeout, time left before the deadline), and nothing "
+            "runs past the deadline.",
+            input="now 10, deadline 11.5, call_timeout 1, timeouts",
+            expected={"timeouts": [1.0, 0.5], "ends by": 11.5},
+            actual={"timeouts": timeouts, "result": kind(got), "ended at": upstream.clock()},
+        )
     upstream = GraderUpstream(learner.ProviderError, script=["rate_limit", None])
     upstream.clock.now = 10.0
     b = make_boundary(learner, upstream, call_timeout=1.0, retries=1)
     got = outcome(learner, b, CHEAP, "t", 10.2)
     if len(upstream.calls) != 1 or upstream.clock() > 10.2 + 1e-9:
-        raise CheckFailed("A retry_after that reaches past the deadline is not waited for: raise instead.",
-                          input="now 10, deadline 10.2, a 429 after 0.05 s with retry_after 0.2",
-                          expected="one call, done by 10.2", actual={"calls": len(upstream.calls),
-                                                                      "ended at": upstream.clock()})
+        raise CheckFailed(
+            "A retry_after that reaches past the deadline is not waited for: raise instead.",
+            input="now 10, deadline 10.2, a 429 after 0.05 s with retry_after 0.2",
+            expected="one call, done by 10.2",
+            actual={"calls": len(upstream.calls), "ended at": upstream.clock()},
+        )
     upstream = GraderUpstream(learner.ProviderError)
     upstream.clock.now = 10.0
     b = make_boundary(learner, upstream)
     got = outcome(learner, b, CHEAP, "t", 10.0)
     if kind(got) != "deadline" or upstream.calls:
-        raise CheckFailed("With no time left before the deadline, no call is made: ProviderError('deadline').",
-                          input="now 10, deadline_at 10", expected="deadline, no call",
-                          actual={"result": kind(got), "calls": len(upstream.calls)})
+        raise CheckFailed(
+            "With no time left before the deadline, no call is made: ProviderError('deadline').",
+            input="now 10, deadline_at 10",
+            expected="deadline, no call",
+            actual={"result": kind(got), "calls": len(upstream.calls)},
+        )
 
 
 @check(
@@ -795,52 +936,80 @@ def breaker(learner: Namespace, ref: Reference) -> None:
     calls = len(upstream.calls)
     kinds.append(kind(outcome(learner, b, CHEAP, "t", upstream.clock() + 2.0)))
     if kinds[3] != "upstream_error" or kinds[4] != "circuit_open" or len(upstream.calls) != calls:
-        raise CheckFailed("After failure_threshold (3) failures of one model in a row, its circuit opens: the next "
-                          "call raises circuit_open without calling (other models' failures do not count).",
-                          input="cheap fails, fails, strong fails, cheap fails, cheap again",
-                          expected=["upstream_error"] * 4 + ["circuit_open (no call)"],
-                          actual=kinds + [f"{len(upstream.calls) - calls} calls after it opened"])
+        raise CheckFailed(
+            "After failure_threshold (3) failures of one model in a row, its circuit opens: the next "
+            "call raises circuit_open without calling (other models' failures do not count).",
+            input="cheap fails, fails, strong fails, cheap fails, cheap again",
+            expected=["upstream_error"] * 4 + ["circuit_open (no call)"],
+            actual=[*kinds, f"{len(upstream.calls) - calls} calls after it opened"],
+        )
     if kind(outcome(learner, b, STRONG, "t", upstream.clock() + 2.0)) == "circuit_open":
-        raise CheckFailed("One breaker per model: the strong model's circuit must stay closed.",
-                          input="the cheap model's circuit open", expected="a call to the strong model",
-                          actual="circuit_open")
+        raise CheckFailed(
+            "One breaker per model: the strong model's circuit must stay closed.",
+            input="the cheap model's circuit open",
+            expected="a call to the strong model",
+            actual="circuit_open",
+        )
     upstream.clock.now += 5.0
     got = outcome(learner, b, CHEAP, "t", upstream.clock() + 2.0)
     if kind(got) == "circuit_open":
-        raise CheckFailed("After cooldown_seconds the circuit must let a call through again.",
-                          input="5 s after it opened", expected="a call", actual="circuit_open")
-    upstream = GraderUpstream(learner.ProviderError, script=["server_error", "server_error", None, "server_error",
-                                                             "server_error"])
+        raise CheckFailed(
+            "After cooldown_seconds the circuit must let a call through again.",
+            input="5 s after it opened",
+            expected="a call",
+            actual="circuit_open",
+        )
+    upstream = GraderUpstream(
+        learner.ProviderError, script=["server_error", "server_error", None, "server_error", "server_error"]
+    )
     b = make_boundary(learner, upstream, retries=0, failure_threshold=3)
     kinds = [kind(outcome(learner, b, CHEAP, "t", upstream.clock() + 2.0)) for _ in range(6)]
     if "circuit_open" in kinds:
-        raise CheckFailed("A success resets the count: failures must be in a row to open the circuit.",
-                          input="fail, fail, success, fail, fail, success", expected="no circuit_open", actual=kinds)
+        raise CheckFailed(
+            "A success resets the count: failures must be in a row to open the circuit.",
+            input="fail, fail, success, fail, fail, success",
+            expected="no circuit_open",
+            actual=kinds,
+        )
 
 
 # --- stretch S2: the targets ------------------------------------------------------------------------------
 
 
 def learner_benchmark(learner: Namespace, **kwargs: Any) -> Report:
-    return benchmark(lambda upstream: call("build_service(upstream)", learner.build_service, upstream),
-                     lambda service: call("create_app(service)", learner.create_app, service),
-                     learner.ProviderError, **kwargs)
+    return benchmark(
+        lambda upstream: call("build_service(upstream)", learner.build_service, upstream),
+        lambda service: call("create_app(service)", learner.create_app, service),
+        learner.ProviderError,
+        **kwargs,
+    )
 
 
 def check_report(report: Report, label: str) -> None:
     figures = report.summary()
     if report.statuses != {200: report.requests} or report.invalid:
-        raise CheckFailed(f"{label}: every request must get 200 and a valid answer (degraded ones marked).",
-                          input=label, expected="all valid", actual={**figures, "first problems": report.invalid[:3]})
+        raise CheckFailed(
+            f"{label}: every request must get 200 and a valid answer (degraded ones marked).",
+            input=label,
+            expected="all valid",
+            actual={**figures, "first problems": report.invalid[:3]},
+        )
     if any(status != 422 for status in report.bad_input.values()):
-        raise CheckFailed(f"{label}: bad input must get 422, never a 500.", input=label, expected="422 for each",
-                          actual=report.bad_input)
+        raise CheckFailed(
+            f"{label}: bad input must get 422, never a 500.",
+            input=label,
+            expected="422 for each",
+            actual=report.bad_input,
+        )
     answered = metric_sum(report.metrics, "sentiment_answers_total")
     ok = metric_sum(report.metrics, "sentiment_requests_total")
     if report.metrics_status != 200 or answered != report.requests or ok != report.requests + len(BAD_BODIES):
-        raise CheckFailed(f"{label}: /metrics must count every answer and every request.", input=label,
-                          expected={"answers": report.requests, "requests": report.requests + len(BAD_BODIES)},
-                          actual={"status": report.metrics_status, "answers": answered, "requests": ok})
+        raise CheckFailed(
+            f"{label}: /metrics must count every answer and every request.",
+            input=label,
+            expected={"answers": report.requests, "requests": report.requests + len(BAD_BODIES)},
+            actual={"status": report.metrics_status, "answers": answered, "requests": ok},
+        )
 
 
 @check(
@@ -858,6 +1027,9 @@ def targets(learner: Namespace, ref: Reference) -> None:
     check_report(report, "600 requests, no faults")
     figures = report.summary()
     if report.cost_per_1000 >= TARGET_COST_PER_1000 or report.p95 >= TARGET_P95:
-        raise CheckFailed("The service misses a target.", input="600 requests of the benchmark's traffic, no faults",
-                          expected={"dollars_per_1000": f"< {TARGET_COST_PER_1000}", "p95_ms": f"< {TARGET_P95 * 1000:g}"},
-                          actual=figures)
+        raise CheckFailed(
+            "The service misses a target.",
+            input="600 requests of the benchmark's traffic, no faults",
+            expected={"dollars_per_1000": f"< {TARGET_COST_PER_1000}", "p95_ms": f"< {TARGET_P95 * 1000:g}"},
+            actual=figures,
+        )
