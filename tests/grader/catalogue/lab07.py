@@ -490,9 +490,9 @@ ALTERNATIVES = [
     Submission(
         "handler-generic-message",
         {
-            HANDLER_RETURN: '        return JSONResponse({"error": {"code": "validation_error", "message": f"invalid request: {message}"}}, status_code=422)\n'
+            HANDLER_RETURN: '        return JSONResponse({"error": {"code": "validation_error", "message": f"invalid request: {message}", "field": field}}, status_code=422)\n'
         },
-        why="another error code, no field: the format is code and message",
+        why="another error code and a longer message: the format is code, message and field, not their words",
     ),
     Submission(
         "classify-request-object",
