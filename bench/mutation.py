@@ -54,6 +54,13 @@ _ONE = "one choice is asked for (n=1), and a label is one token: the first is th
 _DTYPE = "numpy converts: the other operand is an array, or the values are floats already"
 _STORAGE = "a storage detail: any starting capacity and any growth factor above 1 work"
 _DRAW_EQUAL = "random() equals the failure rate with probability 2**-53: no seed the checks use draws it"
+_TUNING = (
+    "build_service's settings are the learner's to choose: any that still meet the targets (the handout's cost and "
+    "p95, valid answers, at most 1% degraded with no faults, every fault answered) are right, a boundary included "
+    "or not (the hidden check asks that every fault be answered, not how); accuracy is not among the handout's "
+    "targets (docs/grader.md says so)"
+)
+_EMERGENCY_SECONDS = "the seconds counted for the emergency answer of an unforeseen bug are not specified"
 _WORDS = (
     "the kit's questions have at most 9 words (simple) or at least 12 (complex): any threshold from 9 to 11 words "
     "splits them the same way, and the notebook asks for the long ones, not for a number"
@@ -205,6 +212,56 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "retry_delay: arguments swapped: `min(max(float(header), 0.0), max_delay)` -> "
         "`min(max_delay, max(float(header), 0.0))`": "min() is symmetric",
         "retry_delay: arguments swapped: `max(float(header), 0.0)` -> `max(0.0, float(header))`": "max() is symmetric",
+    },
+    "07": {
+        **{
+            f"build_service: {change}": _TUNING
+            for change in (
+                "keyword call_timeout= dropped: `Boundary(...)` in `boundary = Boundary(upstream, upstream.clock, "
+                "call_timeou...`",
+                "keyword retries= dropped: `Boundary(...)` in `boundary = Boundary(upstream, upstream.clock, "
+                "call_timeou...`",
+                "keyword clock= dropped: `SentimentService(...)` in `return SentimentService(`",
+                "keyword boundary= dropped: `SentimentService(...)` in `return SentimentService(`",
+                "keyword cheap_threshold= dropped: `SentimentService(...)` in `return SentimentService(`",
+                "keyword deadline_seconds= dropped: `SentimentService(...)` in `return SentimentService(`",
+                "constant off by one: `1.0` -> `2.0` in `boundary = Boundary(upstream, upstream.clock, call_timeou...`",
+                "constant off by one: `1` -> `2` in `boundary = Boundary(upstream, upstream.clock, call_timeou...`",
+                "constant off by one: `1` -> `0` in `boundary = Boundary(upstream, upstream.clock, call_timeou...`",
+                "constant off by one: `0.8` -> `-0.19999999999999996` in `return SentimentService(`",
+                "constant off by one: `0.8` -> `-0.19999999999999996` in `return SentimentService(` (#2)",
+                "constant off by one: `2.0` -> `3.0` in `return SentimentService(`",
+                "constant off by one: `2.0` -> `1.0` in `return SentimentService(`",
+            )
+        },
+        'Boundary.call: statement deleted: `raise AssertionError("unreachable")` -> `pass`': (
+            "the loop's last attempt returns or raises: the line after it is never reached"
+        ),
+        "Boundary.call: constant off by one: `1` -> `2` in `for attempt in range(self.retries + 1):`": (
+            "the last attempt (attempt == retries) raises inside the loop: an extra iteration is never reached"
+        ),
+        "Boundary.call: constant off by one: `0.0` -> `-1.0` in `wait = exc.retry_after or 0.0`": (
+            "a negative wait sleeps 0 on any clock; when it lets a retry start at the deadline, the retry raises "
+            "'deadline' at once, with no call: the same time and calls, only the error's kind differs"
+        ),
+        "Boundary.call: comparison: `self.clock() + wait >= deadline_at` -> `self.clock() + wait > deadline_at`": (
+            "a wait that ends exactly at the deadline leaves no time: the next attempt raises 'deadline' at the same "
+            "virtual time, with no call; only the error's kind differs, which the notebook leaves open"
+        ),
+        "Boundary.call: arguments swapped: `min(self.call_timeout, left)` -> `min(left, self.call_timeout)`": (
+            "min() is symmetric"
+        ),
+        "create_app.invalid: method call removed: `exc.errors()` -> `exc`": (
+            "a RequestValidationError always carries at least one error: the condition is true either way"
+        ),
+        "create_app.invalid: constant off by one: `0` -> `-1` in `first = exc.errors()[0] if exc.errors() else {}`": (
+            "each bad body of the checks has one problem, so the first error is the last; which of several to name "
+            "is not specified"
+        ),
+        "create_app.classify: constant off by one: `0.0` -> `1.0` in `service.metrics.answer(LOCAL, True, 0.0, 0.0)` "
+        "(#2)": _EMERGENCY_SECONDS,
+        "create_app.classify: constant off by one: `0.0` -> `-1.0` in `service.metrics.answer(LOCAL, True, 0.0, 0.0)` "
+        "(#2)": _EMERGENCY_SECONDS,
     },
     "03": {
         "RateLimitFallback.delay: arguments swapped: `min(self.max_delay, self.base_delay * 2**attempt)` -> "

@@ -32,6 +32,7 @@ LABS: dict[str, str] = {
     "04": "04_cost_optimization",
     "05": "05_monitoring_dashboard",
     "06": "06_chaos_engineering",
+    "07": "07_capstone",
 }
 
 EXPECTATIONS = Path(__file__).resolve().parent / "expectations"

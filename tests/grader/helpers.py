@@ -16,6 +16,7 @@ STEMS = {
     "04": "04_cost_optimization",
     "05": "05_monitoring_dashboard",
     "06": "06_chaos_engineering",
+    "07": "07_capstone",
 }
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from .catalogue import Submission, apply, lab01, lab02, lab03, lab04, lab05, lab06, write
+from .catalogue import Submission, apply, lab01, lab02, lab03, lab04, lab05, lab06, lab07, write
 from .helpers import by_id, cli_check
 
-CATALOGUES = {"01": lab01, "02": lab02, "03": lab03, "04": lab04, "05": lab05, "06": lab06}
+CATALOGUES = {"01": lab01, "02": lab02, "03": lab03, "04": lab04, "05": lab05, "06": lab06, "07": lab07}
 MISTAKES = [(lab, s) for lab, module in CATALOGUES.items() for s in module.MISTAKES]
 ALTERNATIVES = [(lab, s) for lab, module in CATALOGUES.items() for s in module.ALTERNATIVES]
 Graded = Callable[[str], dict[str, dict[str, Any]]]  # a lab -> its entries' results, keyed like the test ids

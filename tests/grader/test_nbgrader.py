@@ -78,6 +78,7 @@ def test_points_live_in_one_table() -> None:
         assert graded == {c.id: c.points for c in checks_for(lab)}
 
 
+CACHED_DEGRADED = '        if not body["degraded"]:\n            self.cache.put(text, body)'
 # Carol's one slip per lab: the engine and raw nbgrader must give her the same partial score.
 BROKEN = {
     "01": {"value = value.strip()": "value = value"},  # whitespace no longer stripped
@@ -89,6 +90,8 @@ BROKEN = {
     "05": {"at - rule.last_fired < rule.cooldown:": "at - rule.last_fired <= rule.cooldown:"},
     # a backoff without a cap
     "06": {"return min(base_delay * 2**attempt, max_delay)": "return base_delay * 2**attempt"},
+    # a degraded answer cached: served as a normal one afterwards
+    "07": {CACHED_DEGRADED: "        self.cache.put(text, body)"},
 }
 Autograded = Callable[[str], tuple[Path, dict[str, Path]]]
 

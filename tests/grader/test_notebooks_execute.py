@@ -258,6 +258,23 @@ async def resilient_ask(client, prompt, *, attempts=3, timeout=5.0, retry_timeou
     return Answer(FALLBACK_TEXT, source="fallback", degraded=True)
 '''
 
+REAL_SLEEP_BOUNDARY = '''
+class Boundary:
+    """A first attempt: retries that wait in real time, whatever clock it is given."""
+
+    def __init__(self, upstream, clock, *, call_timeout=1.0, retries=1, failure_threshold=5, cooldown_seconds=5.0):
+        self.upstream, self.clock, self.call_timeout, self.retries = upstream, clock, call_timeout, retries
+
+    async def call(self, model, text, deadline_at):
+        for attempt in range(self.retries + 1):
+            try:
+                return await self.upstream.classify(model, text, timeout=self.call_timeout)
+            except ProviderError as exc:
+                if attempt == self.retries:
+                    raise
+                await asyncio.sleep(1.0)  # a second to let the provider recover
+'''
+
 NAIVE = {
     # (lab, {solution cell grade_id: replacement source}, a phrase the demos must print)
     "02-python-loop": (
@@ -281,6 +298,7 @@ NAIVE = {
     "01-upstream-hangs": ("01", {"01-classify-solution": HANGING_CLASSIFY}, "Stopped early"),
     "03-blocking-backoff": ("03", {"03-rate-limit-solution": BLOCKING_RATE_LIMIT}, "Stopped early"),
     "06-real-sleep-retries": ("06", {"06-resilient-solution": REAL_SLEEP_RETRIES}, "Stopped early"),
+    "07-real-sleep-boundary": ("07", {"07-boundary-solution": REAL_SLEEP_BOUNDARY}, "stopped early"),
 }
 
 
