@@ -479,9 +479,9 @@ def test_answers_beyond_the_budget_are_refused_at_once(
 ) -> None:
     """These took seconds and gigabytes; the budget refuses them before spending either."""
     text = json.dumps(schema)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU seconds: a busy machine does not change them
     error = _error(_post_schema(http, _wrapped(text) if as_tool else text, as_tool))
-    assert time.perf_counter() - started < 2
+    assert time.process_time() - started < 2
     assert error["code"] == "unsupported_value"
     assert error["message"].startswith("The mock LLM does not support this schema")
     assert keyword in error["message"] and "budget" in error["message"]
@@ -492,9 +492,9 @@ def test_levels_that_multiply_are_refused_by_the_budget(http: httpx2.Client, as_
     """6 properties x 7 levels through $refs: a 3.8 MB answer, six times more per level. OpenAI's limits allow it."""
     schema = _chained_levels(6, 7)
     assert strict_problems(schema) is None
-    started = time.perf_counter()
+    started = time.process_time()  # CPU seconds: a busy machine does not change them
     error = _error(_post_schema(http, json.dumps(schema), as_tool, strict=True))
-    assert time.perf_counter() - started < 3
+    assert time.process_time() - started < 3
     assert "the mock's budget" in error["message"]
     assert len(error["message"]) < 500
     small = _chained_levels(3, 3)  # 27 strings: well inside the budget
@@ -516,10 +516,10 @@ def test_work_that_multiplies_in_failed_branches_is_bounded() -> None:
                 },
             ]
         }
-    started = time.perf_counter()
+    started = time.process_time()  # CPU seconds: a busy machine does not change them
     with pytest.raises(TooLarge, match="steps"):
         instance({"$defs": defs, "$ref": "#/$defs/l0"}, HINTS)
-    assert time.perf_counter() - started < 3
+    assert time.process_time() - started < 3
 
 
 @pytest.mark.parametrize("as_tool", [False, True])
@@ -630,7 +630,7 @@ RELATED = {
 
 
 def _check_outcome(schema: Any) -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU seconds: a busy machine does not change them
     try:
         value = instance(schema, HINTS)
     except SchemaError as exc:  # Unsupported and TooLarge included
@@ -642,7 +642,7 @@ def _check_outcome(schema: Any) -> None:
         assert len(text) <= MAX_CHARS
     problem = strict_problems(schema)
     assert problem is None or isinstance(problem, str)
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
 
 
 @settings(max_examples=1500, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
