@@ -44,6 +44,22 @@ IDLE_CPU = 0.02  # CPU seconds per second below which the process counts as idle
 POLL_SECONDS = 0.1
 
 
+class VirtualClock:
+    """The checks' clock: it moves only when something sleeps on it, and notes every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
 class Idleness:
     """Measures how long this process has been idle (using almost no CPU), by wall-clock time."""
 

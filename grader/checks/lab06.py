@@ -28,7 +28,7 @@ from mock_llm.inprocess import BASE_URL
 
 from ..oracle import Reference
 from ..registry import CheckFailed, Namespace, check
-from .common import call, names_unawaited, run_async, until_done_or_idle
+from .common import VirtualClock, call, names_unawaited, run_async, until_done_or_idle
 
 MODEL = "gpt-3.5-turbo"  # the notebook's MODEL
 MONKEY_KINDS = ("timeout", "rate_limit", "malformed_response", "partial_response")  # the order of failure_modes
@@ -42,22 +42,6 @@ def mock_app_transport(mock: InProcessMock) -> httpx2.AsyncBaseTransport:
     """The mock's app as a transport, with no real-time read timeout: the requests' timeouts only matter to
     the learner's transport, on the virtual clock, so a busy machine cannot time a check's request out."""
     return httpx2.ASGITransport(app=mock.app, client=("127.0.0.1", 50000))
-
-
-class VirtualClock:
-    """The checks' clock: it moves only when something sleeps on it, and notes every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 def expected_kinds(seed: int, rate: float, kinds: Sequence[str], n: int) -> list[str | None]:

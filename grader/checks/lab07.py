@@ -16,7 +16,6 @@ a few hundred requests of the same kind of traffic. The notebook's demo runs it 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import math
@@ -36,7 +35,7 @@ from mock_llm.tokens import count_chat_tokens, count_tokens
 
 from ..oracle import Reference
 from ..registry import CheckFailed, Namespace, check
-from .common import call, names_unawaited, run_async
+from .common import VirtualClock, call, names_unawaited, run_async
 
 LABELS = ("Positive", "Negative", "Neutral")
 LOCAL, CHEAP, STRONG = "local", "gpt-3.5-turbo", "gpt-4"
@@ -50,22 +49,6 @@ TARGET_P95 = 0.5
 # answer is then degraded; the reference has none on the benchmark's traffic.
 MAX_HEALTHY_DEGRADED = 0.01
 FIELDS = ("sentiment", "confidence", "cached", "model_used", "tier", "degraded", "source")
-
-
-class VirtualClock:
-    """The checks' clock: it moves only when something sleeps on it, and notes every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Any
 
 from mock_llm import InProcessMock, Settings
 
-from ..checks.common import names_unawaited, run_async
-from ..checks.lab06 import MODEL, VirtualClock, mock_app_transport, sdk_client
+from ..checks.common import VirtualClock, names_unawaited, run_async
+from ..checks.lab06 import MODEL, mock_app_transport, sdk_client
 from ..oracle import Reference
 from ..registry import CheckFailed, Namespace, check
 
