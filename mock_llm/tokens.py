@@ -24,6 +24,7 @@ import gzip
 import hashlib
 import importlib.util
 import math
+import operator
 import os
 import re
 import tempfile
@@ -203,7 +204,69 @@ def _pieces_cached(text: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=65536)
 def _count_cached(text: str) -> int:
-    return len(_exact_ids(text)) if HAVE_TIKTOKEN else approximate_count(text)
+    return _count_by_segments(text) if HAVE_TIKTOKEN else approximate_count(text)
+
+
+# Counting a text never seen before (every prompt of real traffic) by pieces that recur.
+#
+# cl100k's pre-tokeniser (CL100K_PATTERN) cuts the text into pieces and BPE encodes each
+# piece on its own, so a text's count is the sum of its pieces' counts. Wherever a space
+# follows a character that is not whitespace, a piece ends: no alternative of the pattern
+# matches a non-space character followed by a space (letters, digits and punctuation runs
+# all stop before it, and every whitespace alternative starts with whitespace), and the
+# only look-ahead, in ``\s+(?!\S)`` and ``\s++$``, looks no further than the next
+# non-space character. So a text cut at every such space counts exactly as the whole,
+# and its segments (" the", " sentiment:", " refund.") recur across texts: each is
+# encoded once and remembered. ``str.isspace`` holds for every Unicode White_Space
+# character, which is what the pattern's ``\s`` matches, so the test is never too eager.
+# tests/mock_llm/test_tokens.py checks the sum against tiktoken on the kit's texts, every
+# script and generated text.
+_MAX_SEGMENTS = 200_000  # per table, about 20 MB at most; a full table starts over
+_SEGMENT_CHARS = 64  # longer segments (URLs, unspaced scripts) are counted, not remembered
+
+
+class _SegmentCounts(dict[str, int]):
+    """Token counts of ``prefix + key``; a key not seen before is encoded on lookup."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, key: str) -> int:
+        count = len(_exact_ids(self.prefix + key))
+        if len(key) <= _SEGMENT_CHARS:
+            if len(self) >= _MAX_SEGMENTS:
+                self.clear()
+            self[key] = count
+        return count
+
+
+_WHOLE = _SegmentCounts("")  # segments as they are: a text's first, or one of the irregular path
+_SPACED = _SegmentCounts(" ")  # " " + key: every later segment of a regular text
+_LAST = operator.itemgetter(-1)
+
+
+def _count_by_segments(text: str) -> int:
+    """``len(encode_ordinary(text))``, summed over segments cut where pieces must end."""
+    chunks = text.split(" ")
+    if len(chunks) == 1:
+        return _WHOLE[text]
+    inner = chunks[:-1]
+    # The common case, checked in C: every space follows a character that is not whitespace
+    # (no chunk before a space is empty or ends in whitespace: "a  b", "a\n b", " a").
+    if all(inner):
+        lasts = "".join(map(_LAST, inner))
+        if lasts.split() == [lasts]:  # no whitespace among them
+            return _WHOLE[chunks[0]] + sum(map(_SPACED.__getitem__, chunks[1:]))
+    total = 0
+    pending = chunks[0]
+    for chunk in chunks[1:]:
+        if pending and not pending[-1].isspace():  # a piece ends before this space
+            total += _WHOLE[pending]
+            pending = " " + chunk
+        else:
+            pending += " " + chunk
+    return total + _WHOLE[pending]
 
 
 def tokenize(text: str) -> tuple[str, ...]:
@@ -219,8 +282,8 @@ def tokenize(text: str) -> tuple[str, ...]:
 
 def count_tokens(text: str) -> int:
     """Number of tokens in ``text`` (exact cl100k_base when tiktoken is installed)."""
-    if len(text) > _SHORT:
-        return _count_cached.__wrapped__(text)
+    if len(text) > _SHORT:  # one-off long inputs: counted whole, remembered nowhere
+        return len(_exact_ids(text)) if HAVE_TIKTOKEN else approximate_count(text)
     return _count_cached(text)
 
 

@@ -158,6 +158,44 @@ def test_counts_and_ids_are_tiktokens(text: str) -> None:
     assert encode(text) == reference().encode_ordinary(text)
 
 
+# Texts where the segment counter's cut points are tested hardest: spaces after every kind of
+# character (letters, digits, punctuation, other whitespace, other scripts, emoji) and runs
+# of spaces, at the start, inside and at the end.
+_PIECES = st.sampled_from(
+    ["a", "Z", "word", "it's", "'ll", "5", "123", "4567", ".", "?!", '"', "(", "\n", "\r\n", "\t", "\u00a0",
+     "\u3000", "\u2028", "\x1c", "\x85", "é", "日本語", "Привет", "🔥", "👍🏽", "<|endoftext|>"]
+)
+_SPACES = st.sampled_from(["", " ", " ", " ", "  ", "   ", "\n ", " \n"])
+
+
+@given(st.lists(st.tuples(_PIECES, _SPACES), max_size=40))
+def test_counts_of_spaced_texts_are_tiktokens(parts: list[tuple[str, str]]) -> None:
+    # New texts are counted by segments cut at spaces (tokens._count_by_segments): the sum
+    # must equal tiktoken's count of the whole text, whatever surrounds each space.
+    text = "".join(piece + space for piece, space in parts)
+    assert tok._count_by_segments(text) == len(reference().encode_ordinary(text)), repr(text)
+
+
+@pytest.mark.parametrize(("name", "field"), SETS)
+def test_segment_counts_of_the_kits_texts_are_tiktokens(name: str, field: str) -> None:
+    with open(DATA / name, encoding="utf-8") as fh:
+        texts = [json.loads(line)[field] for line in fh]
+    prompts = [f"Classify the sentiment: {t} #{i}\n\nSentiment:" for i, t in enumerate(texts)]
+    for text in texts + prompts:
+        assert tok._count_by_segments(text) == len(reference().encode_ordinary(text)), repr(text)
+
+
+def test_segment_tables_stay_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tok, "_MAX_SEGMENTS", 50)
+    texts = [f"order {i} of batch {i * 7} arrived late, again {i}" for i in range(400)]
+    for text in texts:
+        assert tok._count_by_segments(text) == len(reference().encode_ordinary(text))
+    assert len(tok._SPACED) <= 50 and len(tok._WHOLE) <= 50
+    long_word = "x" * (tok._SEGMENT_CHARS + 1)
+    assert tok._count_by_segments("a " + long_word) == len(reference().encode_ordinary("a " + long_word))
+    assert long_word not in tok._SPACED  # counted, not remembered
+
+
 def test_endoftext_is_one_token_in_a_legacy_prompt() -> None:
     assert tok.count_prompt_tokens("<|endoftext|>") == 1
     assert tok.count_prompt_tokens("Hello<|endoftext|>world") == len(
