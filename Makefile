@@ -52,7 +52,8 @@ release: $(STAMP)
 	$(BIN)/python -m grader release
 
 grade: $(STAMP)
-	$(BIN)/python -m grader grade $(if $(COURSE),--course $(COURSE)) $(if $(FORCE),--force)
+	$(BIN)/python -m grader grade $(if $(COURSE),--course $(COURSE)) $(if $(FORCE),--force) \
+		$(foreach s,$(STUDENT),--student $(s)) $(foreach l,$(LAB),--lab $(l))
 
 feedback: $(STAMP)
 	$(BIN)/python -m grader feedback $(if $(COURSE),--course $(COURSE))

@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     grade_cmd.add_argument("--parallel", type=int, default=0, help="submissions at once (default: one per CPU)")
     grade_cmd.add_argument("--no-gradebook", action="store_true", help="do not write nbgrader's gradebook")
     grade_cmd.add_argument("--timeout", type=float, default=Limits.wall_seconds, help="seconds per submission")
+    grade_cmd.add_argument(
+        "--student", action="append", default=[], help="grade only this student's submissions (repeatable)"
+    )
+    grade_cmd.add_argument("--lab", action="append", default=[], choices=list(LABS), help="grade only this lab (repeatable)")
     feedback = sub.add_parser("feedback", help="write HTML feedback for every graded submission")
     feedback.add_argument("--course", type=Path, help="the course folder (default: course/)")
     sub.add_parser("docs", help="regenerate the check tables in docs/grader.md from the registry")
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                     force=args.force,
                     limits=Limits(parallel=args.parallel, wall_seconds=args.timeout),
                     gradebook=not args.no_gradebook,
+                    students=args.student,
+                    labs=args.lab,
                 )
             else:
                 path = course.feedback(root)

@@ -191,5 +191,22 @@ def test_rerun_skips_unchanged_and_a_failed_regrade_leaves_no_old_score(graded) 
     assert rows["alice"][STEMS["02"]] == "ungradable", "the old full score must not stand"
     stored = json.loads((course / CACHE / "alice" / f"{STEMS['02']}.json").read_text())
     assert stored["score"] == 0
-    forced = run("grade", "--course", str(course), "--force", "--no-gradebook", "--timeout", "30").stdout
-    assert "unchanged" not in forced
+    # FORCE=1 regrades what is unchanged; STUDENT/LAB choose what is graded and keep every other result
+    # (the whole class forced again would only repeat the first grading's minutes).
+    before = read_csv(course)
+    forced = run(
+        "grade", "--course", str(course), "--force", "--no-gradebook", "--timeout", "30",
+        "--student", "judy", "--student", "ken", "--lab", "01",
+    ).stdout
+    left_out = len(list((course / CACHE).glob("*/*.json"))) - 2  # one stored result per submission
+    assert "Grading 2 submission(s)" in forced and "unchanged" not in forced, forced
+    assert f"{left_out} left out by --student/--lab" in forced, forced
+    after = read_csv(course)
+    assert after == before, "regrading judy's and ken's lab 01 changed no score, and kept everyone else's"
+    judy = json.loads((course / CACHE / "judy" / f"{STEMS['01']}.json").read_text())
+    assert judy["score"] == MAX["01"]
+    nobody = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", "--course", str(course), "--student", "zed"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert nobody.returncode == 1 and "no submissions from zed" in nobody.stderr and "judy" in nobody.stderr
