@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     grade_cmd.add_argument(
         "--student", action="append", default=[], help="grade only this student's submissions (repeatable)"
     )
-    grade_cmd.add_argument("--lab", action="append", default=[], choices=list(LABS), help="grade only this lab (repeatable)")
+    grade_cmd.add_argument(
+        "--lab", action="append", default=[], choices=list(LABS), help="grade only this lab (repeatable)"
+    )
     feedback = sub.add_parser("feedback", help="write HTML feedback for every graded submission")
     feedback.add_argument("--course", type=Path, help="the course folder (default: course/)")
     sub.add_parser("docs", help="regenerate the check tables in docs/grader.md from the registry")

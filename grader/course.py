@@ -21,9 +21,9 @@ import json
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 from . import ROOT, SOLUTIONS

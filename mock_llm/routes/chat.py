@@ -315,9 +315,18 @@ def _prompt_cached(texts: tuple[tuple[str, str, str | None], ...]) -> tuple[str,
     return system, users[-1] if users else texts[-1][1], count_chat_tokens(texts)
 
 
-@lru_cache(maxsize=4096)
 def _choices_json(choice: Choice, n: int, logprobs: bool, top: int) -> str:
     """The serialised ``choices`` array; identical requests reuse it."""
+    if n == 1 and not logprobs and choice.tool_call is None:  # nearly every request: no dict to serialise
+        return (
+            f'[{{"index":0,"message":{{"role":"assistant","content":{quote(choice.text)},"refusal":null}},'
+            f'"logprobs":null,"finish_reason":"{choice.finish_reason}"}}]'
+        )
+    return _choices_json_cached(choice, n, logprobs, top)
+
+
+@lru_cache(maxsize=4096)
+def _choices_json_cached(choice: Choice, n: int, logprobs: bool, top: int) -> str:
     call = choice.tool_call
     lp = None
     if logprobs:

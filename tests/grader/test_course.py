@@ -195,8 +195,19 @@ def test_rerun_skips_unchanged_and_a_failed_regrade_leaves_no_old_score(graded) 
     # (the whole class forced again would only repeat the first grading's minutes).
     before = read_csv(course)
     forced = run(
-        "grade", "--course", str(course), "--force", "--no-gradebook", "--timeout", "30",
-        "--student", "judy", "--student", "ken", "--lab", "01",
+        "grade",
+        "--course",
+        str(course),
+        "--force",
+        "--no-gradebook",
+        "--timeout",
+        "30",
+        "--student",
+        "judy",
+        "--student",
+        "ken",
+        "--lab",
+        "01",
     ).stdout
     left_out = len(list((course / CACHE).glob("*/*.json"))) - 2  # one stored result per submission
     assert "Grading 2 submission(s)" in forced and "unchanged" not in forced, forced
@@ -207,6 +218,9 @@ def test_rerun_skips_unchanged_and_a_failed_regrade_leaves_no_old_score(graded) 
     assert judy["score"] == MAX["01"]
     nobody = subprocess.run(
         [sys.executable, "-m", "grader", "grade", "--course", str(course), "--student", "zed"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert nobody.returncode == 1 and "no submissions from zed" in nobody.stderr and "judy" in nobody.stderr

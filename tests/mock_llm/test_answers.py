@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mock_llm import InProcessMock, Settings
 from mock_llm.answers import sentiment_target
@@ -122,3 +124,16 @@ def test_docs_state_the_measured_figures() -> None:
     block = doc[doc.index(BEGIN) : doc.index(END) + len(END)]
     assert block == render(), "run: make report"
     assert re.search(r"precision \d+\.\d%, recall \d+\.\d%", block)
+
+
+@given(st.text(max_size=200), st.sampled_from(["stop", "length"]))
+def test_plain_choices_are_serialised_as_json_would(text: str, finish: str) -> None:
+    # The chat route writes the common answer (n=1, no logprobs, no tool call) by hand; it must be
+    # exactly what the general path, a JSON encoder, writes.
+    from mock_llm.routes import chat
+    from mock_llm.routes.generation import Choice
+
+    choice = Choice(text, finish, 1, None)
+    written = chat._choices_json(choice, 1, False, 0)
+    assert written == chat._choices_json_cached.__wrapped__(choice, 1, False, 0)
+    assert json.loads(written)[0]["message"]["content"] == text

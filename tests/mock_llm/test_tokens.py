@@ -162,8 +162,34 @@ def test_counts_and_ids_are_tiktokens(text: str) -> None:
 # character (letters, digits, punctuation, other whitespace, other scripts, emoji) and runs
 # of spaces, at the start, inside and at the end.
 _PIECES = st.sampled_from(
-    ["a", "Z", "word", "it's", "'ll", "5", "123", "4567", ".", "?!", '"', "(", "\n", "\r\n", "\t", "\u00a0",
-     "\u3000", "\u2028", "\x1c", "\x85", "é", "日本語", "Привет", "🔥", "👍🏽", "<|endoftext|>"]
+    [
+        "a",
+        "Z",
+        "word",
+        "it's",
+        "'ll",
+        "5",
+        "123",
+        "4567",
+        ".",
+        "?!",
+        '"',
+        "(",
+        "\n",
+        "\r\n",
+        "\t",
+        "\u00a0",
+        "\u3000",
+        "\u2028",
+        "\x1c",
+        "\x85",
+        "é",
+        "日本語",
+        "Привет",
+        "🔥",
+        "👍🏽",
+        "<|endoftext|>",
+    ]
 )
 _SPACES = st.sampled_from(["", " ", " ", " ", "  ", "   ", "\n ", " \n"])
 
