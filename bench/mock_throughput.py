@@ -7,6 +7,10 @@ pinned to CPU 0; wrk drives it from CPU 1 over loopback. Rounds alternate betwee
 servers so drift on a shared machine hits all of them alike; the report gives medians
 and each scenario's ratio to the ceiling measured in the same run. Needs wrk
 (`apt-get install wrk`).
+
+"counting and answering memoised" is the mock with a new prompt's token count and answer
+shared by prompts that differ only in their digits (bench/mock_memoised.py): the varied
+scenario with those two steps as cheap as for a repeated prompt, everything else as is.
 """
 
 from __future__ import annotations
@@ -169,7 +173,7 @@ def main() -> int:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
     python = sys.executable
-    bare_port, floor_port, mock_port = free_port(), free_port(), free_port()
+    bare_port, floor_port, mock_port, memo_port = free_port(), free_port(), free_port(), free_port()
     uvicorn_flags = ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
     servers = [
         start([python, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *uvicorn_flags], bare_port),
@@ -178,11 +182,13 @@ def main() -> int:
             floor_port,
         ),
         start([python, "-m", "mock_llm", "--port", str(mock_port), "--latency", "off"], mock_port),
+        start([python, "-m", "bench.mock_memoised", "--port", str(memo_port), "--latency", "off"], memo_port),
     ]
     scenarios: list[tuple[str, int, dict[str, object] | None]] = [
         ("bare FastAPI, fixed JSON (ceiling)", bare_port, CHAT),
         ("mock chat, one question repeated", mock_port, CHAT),
         ("mock chat, every prompt different", mock_port, None),
+        ("  the same, counting and answering memoised", memo_port, None),
         ("mock chat, stream=true", mock_port, STREAM),
         ("reference: bare Starlette route", floor_port, CHAT),
     ]

@@ -42,6 +42,40 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "student"
 
 
+def test_committed_labs_are_what_release_generates(kit: Path) -> None:
+    """labs/ is never edited by hand: regenerating from solutions/ gives the committed bytes.
+
+    It compares with what git holds, not with the working copy, which is the attendee's
+    to edit (JupyterLab rewrites metadata on every save). A lab whose solution has
+    uncommitted changes is compared with its working copy instead: an instructor mid-edit
+    has just regenerated it and not committed yet.
+    """
+    root = ROOT
+
+    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=60)
+
+    if shutil.which("git") is None or git("rev-parse", "--verify", "HEAD").returncode != 0:
+        pytest.skip("not a git checkout (or git is missing): nothing committed to compare labs/ with")
+    written = sorted((kit.parent / "labs").glob("*.ipynb"))  # the kit fixture's release
+    assert len(written) == len(LAB_STEMS)
+    for path in written:
+        lab, solution = f"labs/{path.name}", f"solutions/{path.name}"
+        committed = git("show", f"HEAD:{lab}")
+        solution_edited = git("diff", "--quiet", "HEAD", "--", solution).returncode != 0
+        if solution_edited or committed.returncode != 0:
+            expected, where = (ROOT / "labs" / path.name).read_bytes(), f"the working copy of {lab}"
+        else:
+            expected, where = committed.stdout, f"{lab} as committed"
+        assert path.read_bytes() == expected, (
+            f"{where} is not what {solution} generates. This test changed nothing, and uncommitted "
+            f"work in labs/ is never compared; if you committed your own answers there, this difference "
+            f"is expected. To see what generation gives without touching labs/: python -m grader release "
+            f"--out /tmp/labs-generated, then compare it with git show HEAD:{lab}. Whoever changed "
+            f"{solution} regenerates {lab} from it and commits both."
+        )
+
+
 def kit_check(kit: Path, *notebooks: Path) -> dict:
     """`python -m grader check --json` run inside the kit, with the kit's own grader package."""
     args = [sys.executable, "-m", "grader", "check", "--json"]
