@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sentiment.jsonl"
+HOLDOUT = DATA.with_name("sentiment_holdout.jsonl")  # hand-written, never trained or tuned on
 LABELS = ("Positive", "Negative", "Neutral")
 NEGATORS = frozenset({"not", "no", "never", "hardly", "don't", "isn't", "wasn't", "won't", "can't", "nothing"})
 _WORD = re.compile(r"[a-z0-9']+")
