@@ -13,13 +13,14 @@ how many texts, mean confidence, accuracy). Run: ``python bench/local_model_repo
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mock_llm.local_model import HOLDOUT, in_training_half, load_rows, trained  # noqa: E402
+from mock_llm.local_model import HOLDOUT, in_training_half, load_rows, trained
 
 THRESHOLDS = (0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01)
@@ -30,7 +31,9 @@ def evaluate(rows: Sequence[dict[str, str]]) -> list[tuple[float, bool, str]]:
     out = []
     for row in rows:
         prediction = model.predict(row["text"])
-        out.append((prediction.confidence, prediction.label == row["label"], row.get("kind", row.get("difficulty", ""))))
+        out.append(
+            (prediction.confidence, prediction.label == row["label"], row.get("kind", row.get("difficulty", "")))
+        )
     return out
 
 
@@ -43,16 +46,20 @@ def report(name: str, results: list[tuple[float, bool, str]]) -> None:
         acc = f"{sum(answered) / len(answered):.1%}" if answered else "-"
         print(f"  {t:>9}  {len(answered) / n:>8.1%}  {acc:>8} ({sum(answered)}/{len(answered)})")
     print("  confidence bin   texts  mean conf  accuracy")
-    for lo, hi in zip(BINS, BINS[1:], strict=False):
+    for lo, hi in itertools.pairwise(BINS):
         inside = [(c, ok) for c, ok, _ in results if lo <= c < hi]
         if inside:
             mean = sum(c for c, _ in inside) / len(inside)
-            acc = sum(ok for _, ok in inside) / len(inside)
-            print(f"  [{lo:.2f}, {min(hi, 1):.2f})   {len(inside):>5}  {mean:>9.3f}  {acc:>8.1%}")
+            right = sum(ok for _, ok in inside) / len(inside)
+            print(f"  [{lo:.2f}, {min(hi, 1):.2f})   {len(inside):>5}  {mean:>9.3f}  {right:>8.1%}")
     kinds = sorted({k for _, _, k in results})
-    print("  by kind: " + ", ".join(
-        f"{k} {sum(ok for _, ok, kk in results if kk == k)}/{sum(1 for *_, kk in results if kk == k)}" for k in kinds
-    ))
+    print(
+        "  by kind: "
+        + ", ".join(
+            f"{k} {sum(ok for _, ok, kk in results if kk == k)}/{sum(1 for *_, kk in results if kk == k)}"
+            for k in kinds
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,9 +39,7 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parents[1] / "data" / "sentiment.jsonl"
 HOLDOUT = DATA.with_name("sentiment_holdout.jsonl")  # hand-written, never trained or tuned on
 LABELS = ("Positive", "Negative", "Neutral")
-NEGATORS = frozenset(
-    "not no never nothing nobody none neither nor hardly barely without cannot".split()
-)
+NEGATORS = frozenset("not no never nothing nobody none neither nor hardly barely without cannot".split())
 CONTRAST = frozenset({"but", "however", "yet"})
 _TOKEN = re.compile(r"[0-9]+|[a-z]+(?:['-][a-z]+)*|[.,;:!?()]")
 _CLAUSE_END = frozenset(".,;:!?()")

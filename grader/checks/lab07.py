@@ -1217,8 +1217,15 @@ def semantic(learner: Namespace, ref: Reference) -> None:
     }
     upstream = GraderUpstream(learner.ProviderError, clock, fixed=fixed)
     store = semantic_store(learner, similarity_threshold=0.9)
-    wrong_scope = {"sentiment": "Positive", "confidence": 0.99, "cached": False, "model_used": STRONG,
-                   "tier": "strong", "degraded": False, "source": None}
+    wrong_scope = {
+        "sentiment": "Positive",
+        "confidence": 0.99,
+        "cached": False,
+        "model_used": STRONG,
+        "tier": "strong",
+        "degraded": False,
+        "source": None,
+    }
     for scope in others.values():
         store.add(UNSURE, wrong_scope, scope)
     local = FixedLocal({UNSURE: ("Neutral", 0.6), OTHER: ("Neutral", 0.5)})
@@ -1257,8 +1264,14 @@ def semantic(learner: Namespace, ref: Reference) -> None:
     expect(
         PARA,
         got,
-        {"sentiment": "Positive", "confidence": 0.91, "tier": "cheap", "cached": True, "source": "semantic",
-         "degraded": False},
+        {
+            "sentiment": "Positive",
+            "confidence": 0.91,
+            "tier": "cheap",
+            "cached": True,
+            "source": "semantic",
+            "degraded": False,
+        },
         upstream.made()[before:],
         [],
         "A paraphrase (cosine 0.95) of a text answered before must be served from the semantic cache: its stored "

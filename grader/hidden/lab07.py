@@ -57,7 +57,7 @@ def chaos(learner: Namespace, ref: Reference) -> None:
             said = {label_of(body.get("model_used", LOCAL), t) for k in (key, *near[key]) for t in variants[k]}
             healthy = calm.answers.get(text, {})
             # A fault must never let a cheaper tier answer as normal where the healthy service used a dearer one.
-            skipped = not near[key] and RANK.get(body.get("tier"), 0) < RANK.get(healthy.get("tier"), 0)
+            skipped = not near[key] and RANK.get(str(body.get("tier")), 0) < RANK.get(str(healthy.get("tier")), 0)
             if body["sentiment"] not in said or skipped:
                 raise CheckFailed(
                     "Under faults, an answer that is not what the healthy service would say was not marked degraded "

@@ -488,7 +488,10 @@ MISTAKES = [
     ),
     Submission(
         "semantic-shared-dicts",
-        {BELOW: BELOW.replace("        return dict(best)\n", "        return best\n"), SEM_ADD: SEM_ADD.replace("dict(answer)", "answer")},
+        {
+            BELOW: BELOW.replace("        return dict(best)\n", "        return best\n"),
+            SEM_ADD: SEM_ADD.replace("dict(answer)", "answer"),
+        },
         ("07-semantic",),
         "copies",
         "the cache hands out its own dicts",
@@ -701,7 +704,11 @@ ALTERNATIVES = [
     ),
     Submission(
         "production-tighter",
-        {BUILD: BUILD.replace("local_threshold=0.8, cheap_threshold=0.66", "local_threshold=0.75, cheap_threshold=0.64")},
+        {
+            BUILD: BUILD.replace(
+                "local_threshold=0.8, cheap_threshold=0.66", "local_threshold=0.75, cheap_threshold=0.64"
+            )
+        },
         why="other thresholds that still meet the targets",
     ),
     Submission(
@@ -721,7 +728,9 @@ ALTERNATIVES = [
     ),
     Submission(
         "scope-hashlib",
-        {SCOPE: '        import hashlib\n\n        return hashlib.sha256("\\x1f".join([*models, "\\x1e", prompt]).encode()).hexdigest()\n'},
+        {
+            SCOPE: '        import hashlib\n\n        return hashlib.sha256("\\x1f".join([*models, "\\x1e", prompt]).encode()).hexdigest()\n'
+        },
         why="a stable digest (hashlib, not the salted hash()) of the models and prompt",
     ),
     Submission(
