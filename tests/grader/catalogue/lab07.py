@@ -456,7 +456,7 @@ MISTAKES = [
     Submission(
         "semantic-no-threshold",
         {BELOW: "        if best is None:\n            return None\n        return dict(best)\n"},
-        ("07-semantic",),
+        ("07-semantic", "07-chaos"),
         "must not get the answer",
         "the most similar entry served however far it is: a negation gets the opposite answer",
     ),
