@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from mock_llm.embeddings import embed
+
 from ..checks.common import names_unawaited
-from ..checks.lab07 import LOCAL, STRONG, check_report, label_of, learner_benchmark
+from ..checks.lab07 import LOCAL, check_report, label_of, learner_benchmark
 from ..oracle import Reference
 from ..registry import CheckFailed, Namespace, check
 
 FAULT_RATE = 0.3
 SEEDS = (11, 23)
+RANK = {LOCAL: 0, "cheap": 1, "strong": 2}  # the tiers, cheapest first
+NEIGHBOUR_COSINE = 0.8  # below any semantic threshold a service would use: the kit's negation pairs are about 0.8
+
+
+def neighbours(keys: list[str]) -> dict[str, list[str]]:
+    """For each text, the other texts a semantic cache could have answered it with (the kit's embedder)."""
+    if not keys:
+        return {}
+    vectors = np.array([embed(k) for k in keys], dtype=float)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    close = vectors @ vectors.T >= NEIGHBOUR_COSINE
+    return {k: [keys[j] for j in np.flatnonzero(close[i]) if j != i] for i, k in enumerate(keys)}
 
 
 @check(
@@ -30,13 +46,19 @@ def chaos(learner: Namespace, ref: Reference) -> None:
         variants: dict[str, set[str]] = {}
         for text in stormy.answers:
             variants.setdefault(" ".join(text.split()).casefold(), set()).add(text)
+        near = neighbours(list(variants))
         for text, body in stormy.answers.items():
             if body["degraded"]:
                 continue
             shown = {k: body.get(k) for k in ("sentiment", "model_used", "tier", "degraded", "source")}
-            said = {label_of(body.get("model_used", LOCAL), t) for t in variants[" ".join(text.split()).casefold()]}
+            key = " ".join(text.split()).casefold()
+            # A semantic cache may answer a text with a close text's paid answer (and the exact cache repeat it):
+            # then the answer is what its model said of one of them, and the tier is that text's.
+            said = {label_of(body.get("model_used", LOCAL), t) for k in (key, *near[key]) for t in variants[k]}
             healthy = calm.answers.get(text, {})
-            if body["sentiment"] not in said or (healthy.get("tier") == STRONG and body.get("tier") != STRONG):
+            # A fault must never let a cheaper tier answer as normal where the healthy service used a dearer one.
+            skipped = not near[key] and RANK.get(str(body.get("tier")), 0) < RANK.get(str(healthy.get("tier")), 0)
+            if body["sentiment"] not in said or skipped:
                 raise CheckFailed(
                     "Under faults, an answer that is not what the healthy service would say was not marked degraded "
                     "(a fallback's answer passed off as a normal one).",
