@@ -8,6 +8,7 @@ Reuses a mock that already answers on MOCK_LLM_PORT, else starts one in the back
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -25,13 +26,18 @@ def main() -> int:
     env = {**os.environ}
     env.setdefault("CAPSTONE_LLM_BASE_URL", f"http://{host}:{port}/v1")
     service = subprocess.Popen([sys.executable, "-m", "solutions.capstone", *sys.argv[1:]], cwd=ROOT, env=env)
+    # `kill`, a process manager or a container stop sends SIGTERM to this process alone: pass it on,
+    # so the service drains its requests in flight, then the mock is stopped below (never orphaned).
+    signal.signal(signal.SIGTERM, lambda signum, frame: service.send_signal(signum))
     try:
-        return service.wait()
+        code = service.wait()
     except KeyboardInterrupt:  # the service got the same Ctrl-C: let it finish its requests in flight
-        return service.wait()
+        code = service.wait()
     finally:
         if mock is not None:
             stop(mock)
+    # uvicorn re-raises the signal it drained on, so a clean stop reads as "killed by SIGTERM/SIGINT"
+    return 0 if code in (-signal.SIGTERM, -signal.SIGINT) else code
 
 
 if __name__ == "__main__":
