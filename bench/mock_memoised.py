@@ -1,6 +1,6 @@
 """The mock with a new prompt's own work memoised: how much of the varied scenario it costs.
 
-    python bench/mock_memoised.py --port 8001 --latency off
+    python -m bench.mock_memoised --port 8001 --latency off
 
 Started by bench/mock_throughput.py beside the real mock. Prompts that differ only in their
 digits (the benchmark's request numbers) share one token count and one answer here, so a

@@ -266,18 +266,12 @@ def grade_course(
         path = _cache_path(course, submission)
         if (students and submission.student not in students) or (labs and submission.lab not in labs):
             left_out += 1
-            try:
-                previous = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                previous = _not_graded(submission, "not graded yet: left out by --student/--lab")
+            previous = _read_stored(path) or _not_graded(submission, "not graded yet: left out by --student/--lab")
             previous["submission_notes"] = submission.notes
             stored[(submission.student, submission.lab)] = previous
             continue
         if not force and path.exists():
-            try:
-                previous = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                previous = {}
+            previous = _read_stored(path) or {}
             settled = not str(previous.get("status", "")).startswith(("ungradable", "grader error"))
             if previous.get("key") == key and settled:  # a crash or a timeout is always tried again
                 previous["submission_notes"] = submission.notes
@@ -320,6 +314,15 @@ def grade_course(
             _gradebook(course, [row for row in rows if row.results])
     print_summary(rows, out)
     return course / "grades.csv"
+
+
+def _read_stored(path: Path) -> dict[str, Any] | None:
+    """A submission's stored result, or None when there is none or it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _not_graded(

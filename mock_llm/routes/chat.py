@@ -316,7 +316,7 @@ def _prompt_cached(texts: tuple[tuple[str, str, str | None], ...]) -> tuple[str,
 
 
 def _choices_json(choice: Choice, n: int, logprobs: bool, top: int) -> str:
-    """The serialised ``choices`` array; identical requests reuse it."""
+    """The serialised ``choices`` array: written directly for one plain answer, else cached."""
     if n == 1 and not logprobs and choice.tool_call is None:  # nearly every request: no dict to serialise
         return (
             f'[{{"index":0,"message":{{"role":"assistant","content":{quote(choice.text)},"refusal":null}},'
