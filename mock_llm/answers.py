@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import re
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -99,7 +100,7 @@ def unit_hash(*parts: object) -> float:
 def unit_hashes(count: int, *parts: object) -> tuple[float, ...]:
     """``count`` independent uniform numbers in [0, 1) from one hash of the parts."""
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8 * count).digest()
-    return tuple(int.from_bytes(digest[i : i + 8], "little") / 2**64 for i in range(0, 8 * count, 8))
+    return tuple(word / 2**64 for word in struct.unpack(f"<{count}Q", digest))
 
 
 @dataclass(frozen=True, slots=True)

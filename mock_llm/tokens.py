@@ -28,6 +28,7 @@ import operator
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -226,19 +227,59 @@ _SEGMENT_CHARS = 64  # longer segments (URLs, unspaced scripts) are counted, not
 
 
 class _SegmentCounts(dict[str, int]):
-    """Token counts of ``prefix + key``; a key not seen before is encoded on lookup."""
+    """Token counts of ``prefix + key``; a key not seen before is counted on lookup."""
 
     def __init__(self, prefix: str) -> None:
         super().__init__()
         self.prefix = prefix
 
     def __missing__(self, key: str) -> int:
+        if _HAS_DIGIT(key):
+            if _NUMBER_BESIDE_OTHER_SCRIPT(key):
+                plain, extra = _numbers_as_zero(key)
+            else:  # the common case, in C: no neighbour of a run can be numeric
+                plain, extra = _DIGITS.sub("0", key), sum((len(run) - 1) // 3 for run in _MULTI_PIECE_RUNS(key))
+            if plain != key:  # "#1042\n\nSentiment:" counts as "#0\n\nSentiment:", which is remembered
+                return self[plain] + extra
         count = len(_exact_ids(self.prefix + key))
         if len(key) <= _SEGMENT_CHARS:
             if len(self) >= _MAX_SEGMENTS:
                 self.clear()
             self[key] = count
         return count
+
+
+# Numbers are the open vocabulary of real traffic (order numbers, ticket ids, amounts), so a
+# text counts as the same text with each run of digits written as one "0", plus the run's
+# extra tokens. Only ``\p{N}{1,3}+`` matches a digit: a run of ASCII digits is pieces of
+# three digits from the left, each one cl100k token (all 1,110 strings of one to three
+# digits are), and the pieces around it see only that a non-space, non-letter character
+# follows or precedes them, which "0" is too. A run next to another numeric character
+# ("²", "٣") would share a piece with it and is left as it is.
+_DIGITS = re.compile(r"[0-9]+")
+_HAS_DIGIT = re.compile(r"[0-9]").search
+_MULTI_PIECE_RUNS = re.compile(r"[0-9]{4,}").findall  # digit runs of more than one piece
+_NUMBER_BESIDE_OTHER_SCRIPT = re.compile(r"[^\x00-\x7f][0-9]|[0-9][^\x00-\x7f]").search
+
+
+def _numeric(char: str) -> bool:
+    """Whether ``char`` may be in cl100k's ``\\p{N}``: an ASCII digit, or any non-ASCII number (to be safe)."""
+    return char.isdigit() if char.isascii() else char.isnumeric() or unicodedata.category(char)[0] == "N"
+
+
+def _numbers_as_zero(text: str) -> tuple[str, int]:
+    """``text`` with each digit run that stands apart written as "0", and the tokens that took away."""
+    extra = 0
+
+    def zero(match: re.Match[str]) -> str:
+        nonlocal extra
+        i, j = match.span()
+        if i and _numeric(text[i - 1]) or j < len(text) and _numeric(text[j]):
+            return match.group()
+        extra += (j - i + 2) // 3 - 1
+        return "0"
+
+    return _DIGITS.sub(zero, text), extra
 
 
 _WHOLE = _SegmentCounts("")  # segments as they are: a text's first, or one of the irregular path

@@ -202,6 +202,35 @@ def test_counts_of_spaced_texts_are_tiktokens(parts: list[tuple[str, str]]) -> N
     assert tok._count_by_segments(text) == len(reference().encode_ordinary(text)), repr(text)
 
 
+# Texts where digit runs are counted as "0" plus their extra tokens (tokens._numbers_as_zero):
+# runs of every length beside letters, punctuation, every kind of whitespace and other
+# numeric characters (superscripts, fractions, Roman numerals, Arabic-Indic and full-width
+# digits, CJK numerals), which must either be cut exactly or left to tiktoken.
+_NUMBER_PIECES = st.sampled_from(
+    ["0", "7", "42", "007", "1234", "9999999", "#", "$", ".", ",", "-", ")", "(", "'s", "a", "ab", "Order",
+     " ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u3000", "²", "½", "Ⅻ", "٣", "０", "一", "万", "日本", "🔥", "é"]
+)
+
+
+@given(st.lists(_NUMBER_PIECES, max_size=30))
+def test_counts_around_numbers_are_tiktokens(parts: list[str]) -> None:
+    text = "".join(parts)
+    expected = len(reference().encode_ordinary(text))
+    assert tok._count_by_segments(text) == expected, repr(text)
+    plain, extra = tok._numbers_as_zero(text)
+    assert len(reference().encode_ordinary(plain)) + extra == expected, repr(text)
+
+
+def test_one_off_numbers_are_not_remembered() -> None:
+    # Every request of templated traffic carries a new number: the segment tables must keep
+    # the text around it, never one entry per number.
+    before = len(tok._SPACED) + len(tok._WHOLE)
+    for i in range(2000):
+        text = f"Where is order #{100000 + i}? Ticket {i}a, total ${i}.99"
+        assert tok._count_by_segments(text) == len(reference().encode_ordinary(text))
+    assert len(tok._SPACED) + len(tok._WHOLE) - before < 20
+
+
 @pytest.mark.parametrize(("name", "field"), SETS)
 def test_segment_counts_of_the_kits_texts_are_tiktokens(name: str, field: str) -> None:
     with open(DATA / name, encoding="utf-8") as fh:
