@@ -274,7 +274,7 @@ def _numbers_as_zero(text: str) -> tuple[str, int]:
     def zero(match: re.Match[str]) -> str:
         nonlocal extra
         i, j = match.span()
-        if i and _numeric(text[i - 1]) or j < len(text) and _numeric(text[j]):
+        if (i and _numeric(text[i - 1])) or (j < len(text) and _numeric(text[j])):
             return match.group()
         extra += (j - i + 2) // 3 - 1
         return "0"

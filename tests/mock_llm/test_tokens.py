@@ -207,8 +207,42 @@ def test_counts_of_spaced_texts_are_tiktokens(parts: list[tuple[str, str]]) -> N
 # numeric characters (superscripts, fractions, Roman numerals, Arabic-Indic and full-width
 # digits, CJK numerals), which must either be cut exactly or left to tiktoken.
 _NUMBER_PIECES = st.sampled_from(
-    ["0", "7", "42", "007", "1234", "9999999", "#", "$", ".", ",", "-", ")", "(", "'s", "a", "ab", "Order",
-     " ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u3000", "²", "½", "Ⅻ", "٣", "０", "一", "万", "日本", "🔥", "é"]
+    [
+        "0",
+        "7",
+        "42",
+        "007",
+        "1234",
+        "9999999",
+        "#",
+        "$",
+        ".",
+        ",",
+        "-",
+        ")",
+        "(",
+        "'s",
+        "a",
+        "ab",
+        "Order",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "\t",
+        "\u00a0",
+        "\u3000",
+        "²",
+        "½",
+        "Ⅻ",
+        "٣",
+        "０",
+        "一",
+        "万",
+        "日本",
+        "🔥",
+        "é",
+    ]
 )
 
 
