@@ -30,8 +30,11 @@ class TimedASGITransport(httpx2.ASGITransport):
         timeout = (request.extensions.get("timeout") or {}).get("read")
         if timeout is None:
             return await super().handle_async_request(request)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation of the caller
+        # that lands in the turn its inner call completes, so a caller's budget would not stop it.
         try:
-            return await asyncio.wait_for(super().handle_async_request(request), timeout)
+            async with asyncio.timeout(timeout):
+                return await super().handle_async_request(request)
         except TimeoutError:
             raise httpx2.ReadTimeout(f"no answer within {timeout:g} s", request=request) from None
 

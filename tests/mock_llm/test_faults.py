@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any, cast
 
+import httpx2
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from mock_llm import InProcessMock, Settings
 from mock_llm.faults import FAULT_KINDS, FaultInjector, parse_fault_header, parse_rates
+from mock_llm.inprocess import TimedASGITransport
 from mock_llm.server import BackgroundServer
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What are your support hours?"}]
@@ -122,6 +125,36 @@ async def test_in_process_client_honours_timeouts(mock: InProcessMock) -> None:
             model="gpt-4", messages=MESSAGES, extra_headers={"x-mock-fault": "timeout; hang=2"}
         )
     assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.anyio
+async def test_a_caller_cancelled_as_its_answer_completes_stays_cancelled() -> None:
+    """A budget (``asyncio.wait_for``, a task group) that cancels a request must stop it.
+
+    Python 3.11's ``asyncio.wait_for`` returns the result and drops the cancellation when
+    both land in one turn of the loop; inside the transport that turned a demo's 10-second
+    budget into a minute on a busy laptop, as the learner's retry loop never saw it.
+    """
+    caller: asyncio.Task[str] | None = None
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        assert caller is not None
+        caller.cancel()  # the caller's budget runs out just as the answer completes
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    transport = TimedASGITransport(app=app)
+    request = httpx2.Request("GET", "http://mock-llm.local/", extensions={"timeout": {"read": 5.0}})
+
+    async def call() -> str:
+        response = await transport.handle_async_request(request)
+        await response.aread()
+        return "answered"
+
+    caller = asyncio.ensure_future(call())
+    with pytest.raises(asyncio.CancelledError):
+        await caller
 
 
 def test_in_process_sync_client_honours_timeouts(mock: InProcessMock) -> None:
