@@ -268,7 +268,7 @@ def _numeric(char: str) -> bool:
 
 
 def _numbers_as_zero(text: str) -> tuple[str, int]:
-    """``text`` with each digit run that stands apart written as "0", and the tokens that took away."""
+    """``text`` with each digit run that stands apart written as "0", and how many tokens that removed."""
     extra = 0
 
     def zero(match: re.Match[str]) -> str:
