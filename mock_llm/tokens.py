@@ -235,10 +235,7 @@ class _SegmentCounts(dict[str, int]):
 
     def __missing__(self, key: str) -> int:
         if _HAS_DIGIT(key):
-            if _NUMBER_BESIDE_OTHER_SCRIPT(key):
-                plain, extra = _numbers_as_zero(key)
-            else:  # the common case, in C: no neighbour of a run can be numeric
-                plain, extra = _DIGITS.sub("0", key), sum((len(run) - 1) // 3 for run in _MULTI_PIECE_RUNS(key))
+            plain, extra = _numbers_as_zero(key)
             if plain != key:  # "#1042\n\nSentiment:" counts as "#0\n\nSentiment:", which is remembered
                 return self[plain] + extra
         count = len(_exact_ids(self.prefix + key))
@@ -269,6 +266,8 @@ def _numeric(char: str) -> bool:
 
 def _numbers_as_zero(text: str) -> tuple[str, int]:
     """``text`` with each digit run that stands apart written as "0", and how many tokens that removed."""
+    if not _NUMBER_BESIDE_OTHER_SCRIPT(text):  # the common case, all in C: no neighbour of a run is numeric
+        return _DIGITS.sub("0", text), sum((len(run) - 1) // 3 for run in _MULTI_PIECE_RUNS(text))
     extra = 0
 
     def zero(match: re.Match[str]) -> str:
@@ -276,7 +275,7 @@ def _numbers_as_zero(text: str) -> tuple[str, int]:
         i, j = match.span()
         if (i and _numeric(text[i - 1])) or (j < len(text) and _numeric(text[j])):
             return match.group()
-        extra += (j - i + 2) // 3 - 1
+        extra += (j - i - 1) // 3
         return "0"
 
     return _DIGITS.sub(zero, text), extra
