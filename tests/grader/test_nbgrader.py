@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.nbgrader_demos import NOT_RUN
 from grader.registry import checks_for
 from grader.release import generate, venv_env
 
-from .helpers import LABS, SOLUTIONS, STEMS, cli_check, notebook_with
+from .helpers import LABS, ROOT, SOLUTIONS, STEMS, cli_check, notebook_with
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +61,18 @@ BROKEN = {
     "07": {CACHED_DEGRADED: "        self.cache.put(text, body)"},
 }
 Autograded = Callable[[str], tuple[Path, dict[str, Path]]]
+KIT_CONFIG = ROOT / "nbgrader_config.py"
+SKIP_TAGS = ["demo", "skip-execution"]
+
+
+def tag_test_cells(path: Path) -> Path:
+    """Carol also tags every test cell to be skipped: were the tags honoured, her failures would score."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade"):
+            cell["metadata"]["tags"] = SKIP_TAGS
+    path.write_text(json.dumps(nb))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +94,7 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Autograded:
         sources = {
             "alice": SOLUTIONS / f"{stem}.ipynb",
             "bob": root / "release" / stem / f"{stem}.ipynb",
-            "carol": notebook_with(lab, scratch, replace=BROKEN[lab], name=f"carol-{lab}"),
+            "carol": tag_test_cells(notebook_with(lab, scratch, replace=BROKEN[lab], name=f"carol-{lab}")),
         }
         submissions: dict[str, Path] = {}
         for student, source in sources.items():
@@ -89,6 +102,8 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Autograded:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
             submissions[student] = target
+        # nbgrader reads nbgrader_config.py from where it runs: the kit's, as from the kit's root.
+        shutil.copy(KIT_CONFIG, root / "nbgrader_config.py")
         command = ["-m", "nbgrader", "autograde", stem, "--create", "--force", f"--CourseDirectory.root={root}"]
         graded = subprocess.run(
             [sys.executable, *command], capture_output=True, text=True, cwd=root, env=venv_env(), timeout=900
@@ -118,6 +133,28 @@ def test_raw_autograde_agrees_with_the_engine_on_honest_work(lab: str, autograde
     ours = cli_check(submissions["carol"])["labs"][0]["score"]
     assert 0 < ours < maximum
     assert nbgrader_score(root, stem, "carol") == ours
+
+
+@pytest.mark.parametrize("lab", list(STEMS))
+def test_raw_autograde_skips_demos_and_runs_every_graded_cell(lab: str, autograded: Autograded) -> None:
+    """Demos are not run for grading, as in `make grade`, and say so in the feedback; all else runs."""
+    root, _ = autograded(lab)
+    stem = STEMS[lab]
+    source = json.loads((SOLUTIONS / f"{stem}.ipynb").read_text())["cells"]
+    demos = [i for i, cell in enumerate(source) if "demo" in cell["metadata"].get("tags", [])]
+    assert demos, "every lab has demo cells"
+    for student in ("alice", "carol"):
+        cells = json.loads((root / "autograded" / student / stem / f"{stem}.ipynb").read_text())["cells"]
+        assert len(cells) == len(source)
+        for index, cell in enumerate(cells):
+            if cell["cell_type"] != "code":
+                continue
+            if index in demos:
+                assert cell["execution_count"] is None, (student, index)
+                shown = ["".join(o.get("text", "")) for o in cell["outputs"]]  # nbformat keeps text as lines
+                assert shown == [NOT_RUN], (student, index)
+            else:
+                assert cell["execution_count"] is not None, f"{student}: cell {index} did not run"
 
 
 @pytest.mark.parametrize("lab", ["02"])  # lab 02's course, on the worker that grades it (tests/conftest.py)
