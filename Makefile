@@ -40,10 +40,14 @@ mock: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/python -m scripts.serve
 
+# One pytest worker per core, and one more: much of the suite waits in real time (demo budgets,
+# servers and kernels starting, the browser), and the extra worker fills those waits.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 check: $(STAMP)
 	$(BIN)/python -m grader check $(if $(LAB),--lab $(LAB)) $(if $(NOTEBOOK),--notebook $(NOTEBOOK)) $(foreach c,$(subst $(comma), ,$(ONLY)),--only $(c))
@@ -63,7 +67,7 @@ wheelhouse: $(STAMP)
 	$(BIN)/python scripts/wheelhouse.py --out $(WHEELHOUSE) --extra dev $(if $(PLATFORM),--platform $(PLATFORM))
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n auto -m "not slow and not browser"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
