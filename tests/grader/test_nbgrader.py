@@ -9,9 +9,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from grader.nbgrader_demos import NOT_RUN
+from grader.nbgrader_demos import NOT_RUN, SkipDemos
 from grader.registry import checks_for
 from grader.release import generate, venv_env
 
@@ -133,6 +134,43 @@ def test_raw_autograde_agrees_with_the_engine_on_honest_work(lab: str, autograde
     ours = cli_check(submissions["carol"])["labs"][0]["score"]
     assert 0 < ours < maximum
     assert nbgrader_score(root, stem, "carol") == ours
+
+
+def test_skip_demos_marks_demos_and_never_a_graded_cell() -> None:
+    """The preprocessor alone: what each kind of cell looks like after it, tags of any shape."""
+
+    def cell(tags: object, role: dict[str, object] | None = None) -> nbformat.NotebookNode:
+        metadata: dict[str, object] = {} if tags is None else {"tags": tags}
+        if role is not None:
+            metadata["nbgrader"] = {"grade_id": "x", **role}
+        # not new_code_cell: it validates, and a submitted notebook is read without validation
+        return nbformat.from_dict({"cell_type": "code", "source": "print(1)", "metadata": metadata, "outputs": []})
+
+    test, solution = {"grade": True, "solution": False, "points": 1}, {"grade": False, "solution": True}
+    cells = [
+        cell(["demo"]),
+        cell(["skip-grading", "keep"]),
+        cell(["demo"], test),
+        cell("skip-execution", test),  # a string: nbclient's `in` would find the tag inside it
+        cell(["skip-execution", "keep"], solution),
+        cell(["skip-execution"]),  # not graded and not a demo: the learner's own choice stands
+        cell(None),
+    ]
+    for index, c in enumerate(cells):
+        c.outputs = [nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": "old\n"})]
+        SkipDemos().preprocess_cell(c, {}, index)
+    tags = [c.metadata.get("tags") for c in cells]
+    assert tags == [
+        ["demo", "skip-execution"],
+        ["skip-grading", "keep", "skip-execution"],
+        [],
+        [],
+        ["keep"],
+        ["skip-execution"],
+        None,
+    ]
+    assert [c.outputs[0].text for c in cells[:2]] == [NOT_RUN, NOT_RUN]
+    assert all(c.outputs[0].text == "old\n" for c in cells[2:])
 
 
 @pytest.mark.parametrize("lab", list(STEMS))
