@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
 from scripts.lab import jupyter_launch, start_mock, stop
+from tests.grader.test_notebooks_execute import assert_solution_ran_clean, assert_untouched_lab_ran_to_the_end
 
 from . import CHROMIUM, CHROMIUM_ARGS, ROOT, SHOTS
 from .outputs import Cell, inspect
@@ -96,6 +98,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     # The labs must reach the mock, not a provider someone's shell points at.
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    # JupyterLab's user settings in a folder of the test's own, with cell timing recorded in
+    # the saved notebook (the demo time limits are checked on it). The kit sets nothing there.
+    settings = root / "user-settings"
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"recordTiming": True}))
+    environ["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     mock_port, port, token = free_port(), free_port(), secrets.token_hex(16)
     mock = start_mock("127.0.0.1", mock_port, environ)
     launch = jupyter_launch(
@@ -177,6 +186,24 @@ def run_all(page: Any, server: Server, notebook: str) -> None:
         )
 
 
+def save(page: Any, server: Server, notebook: str) -> nbformat.NotebookNode:
+    """Save the notebook as JupyterLab holds it, outputs and cell timings included; read it back."""
+    path = server.root / notebook
+    before = path.stat().st_mtime_ns
+    page.click(".jp-NotebookPanel .jp-Notebook")  # the notebook has the keyboard focus
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while path.stat().st_mtime_ns == before:
+        assert time.monotonic() < deadline, f"JupyterLab did not save {notebook}"
+        time.sleep(0.1)
+    while True:  # the file is written in one piece by JupyterLab's server; a read may race the write
+        try:
+            return nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        except (ValueError, nbformat.reader.NotJSONError):
+            assert time.monotonic() < deadline, f"{notebook} as saved is not a notebook"
+            time.sleep(0.1)
+
+
 def screenshot(page: Any, notebook: str) -> Path:
     """The whole notebook in one image: a window as tall as its content, scrolled to the top."""
     panel = "document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
@@ -206,6 +233,7 @@ def test_notebook_runs_in_jupyterlab(server: Server, browser: Any, notebook: str
             shot = screenshot(page, notebook)  # also when the run failed: the picture says why
         shown = page.evaluate(READ_CELLS)
         died = page.evaluate("() => Array.from(document.querySelectorAll('.jp-Dialog')).map(d => d.innerText)")
+        saved = save(page, server, notebook) if died == [] else None
     finally:
         page.close()
         with contextlib.suppress(OSError):  # free the kernel's memory before the next notebook
@@ -233,3 +261,11 @@ def test_notebook_runs_in_jupyterlab(server: Server, browser: Any, notebook: str
         assert found.ran == len(cells), f"{where}: Run All stopped before the end"
         if any("plt." in c.source for c in cells):
             assert found.images, f"{where}: the notebook plots, but no image was rendered"
+    # What the plain-kernel tests check (tests/grader/test_notebooks_execute.py), on the notebook
+    # as JupyterLab saved it: every self-check's verdict, the summary, each demo within its time.
+    assert saved is not None
+    lab = Path(notebook).name[:2]
+    if student:
+        assert_untouched_lab_ran_to_the_end(saved, lab)
+    else:
+        assert_solution_ran_clean(saved, lab)
