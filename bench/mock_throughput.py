@@ -117,11 +117,28 @@ def check(port: int, body: dict[str, object]) -> None:
         resp.read()
 
 
-def wrk(port: int, body: dict[str, object] | None, seconds: int, connections: int) -> dict[str, float]:
-    """Drive POST /v1/chat/completions with ``body``, or with varied prompts when it is None."""
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time the process has used (Linux /proc), or None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(
+    port: int, body: dict[str, object] | None, seconds: int, connections: int, pid: int | None = None
+) -> dict[str, float]:
+    """Drive POST /v1/chat/completions with ``body``, or with varied prompts when it is None.
+
+    With the server's ``pid``, also the CPU time it spent per request: unlike req/s, that
+    hardly moves when something else takes CPU from the machine.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(LUA % json.dumps(body) if body is not None else varied_lua())
         script = fh.name
+    cpu_before = cpu_seconds(pid) if pid is not None else None
     try:
         out = subprocess.run(
             pinned(
@@ -144,7 +161,9 @@ def wrk(port: int, body: dict[str, object] | None, seconds: int, connections: in
         ).stdout
     finally:
         os.unlink(script)
+    cpu_after = cpu_seconds(pid) if pid is not None else None
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(r"Socket errors:.*", out)
     return {
@@ -153,6 +172,9 @@ def wrk(port: int, body: dict[str, object] | None, seconds: int, connections: in
         "p99_ms": _latency(out, "99%"),
         "non_2xx": float(errors.group(1)) if errors else 0.0,
         "socket_errors": 1.0 if socket_errors else 0.0,
+        "cpu_us": (cpu_after - cpu_before) / requests * 1e6
+        if cpu_before is not None and cpu_after is not None and requests
+        else float("nan"),
     }
 
 
@@ -184,22 +206,23 @@ def main() -> int:
         start([python, "-m", "mock_llm", "--port", str(mock_port), "--latency", "off"], mock_port),
         start([python, "-m", "bench.mock_memoised", "--port", str(memo_port), "--latency", "off"], memo_port),
     ]
-    scenarios: list[tuple[str, int, dict[str, object] | None]] = [
-        ("bare FastAPI, fixed JSON (ceiling)", bare_port, CHAT),
-        ("mock chat, one question repeated", mock_port, CHAT),
-        ("mock chat, every prompt different", mock_port, None),
-        ("  the same, counting and answering memoised", memo_port, None),
-        ("mock chat, stream=true", mock_port, STREAM),
-        ("reference: bare Starlette route", floor_port, CHAT),
+    bare, floor, mock, memo = (proc.pid for proc in servers)  # taskset execs the server: same pid
+    scenarios: list[tuple[str, int, int, dict[str, object] | None]] = [
+        ("bare FastAPI, fixed JSON (ceiling)", bare_port, bare, CHAT),
+        ("mock chat, one question repeated", mock_port, mock, CHAT),
+        ("mock chat, every prompt different", mock_port, mock, None),
+        ("  the same, counting and answering memoised", memo_port, memo, None),
+        ("mock chat, stream=true", mock_port, mock, STREAM),
+        ("reference: bare Starlette route", floor_port, floor, CHAT),
     ]
-    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in scenarios}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _, _ in scenarios}
     try:
-        for _, port, body in scenarios:
+        for _, port, _, body in scenarios:
             check(port, body or CHAT)
             wrk(port, body, 2, args.connections)  # warm-up
         for _ in range(args.rounds):
-            for name, port, body in scenarios:
-                results[name].append(wrk(port, body, args.duration, args.connections))
+            for name, port, pid, body in scenarios:
+                results[name].append(wrk(port, body, args.duration, args.connections, pid))
     finally:
         for proc in servers:
             proc.terminate()
@@ -209,14 +232,25 @@ def main() -> int:
         f"\nmock_llm throughput: one uvicorn process pinned to CPU 0, wrk on CPU 1, {args.connections} connections, "
         f"{args.rounds} x {args.duration}s rounds, medians\n"
     )
-    print(f"{'scenario':40} {'req/s':>9} {'vs ceiling':>11} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for name, _, _ in scenarios:
+    ceiling_cpu = statistics.median(r["cpu_us"] for r in results[scenarios[0][0]])
+    print(
+        f"{'scenario':44} {'req/s':>7} {'vs ceiling':>10} {'CPU us/req':>10} {'ceiling/CPU':>11} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7}"
+    )
+    for name, _, _, _ in scenarios:
         runs = results[name]
         rps = statistics.median(r["rps"] for r in runs)
+        cpu = statistics.median(r["cpu_us"] for r in runs)
         print(
-            f"{name:40} {rps:9.0f} {rps / ceiling:10.0%} {statistics.median(r['p50_ms'] for r in runs):8.2f} "
-            f"{statistics.median(r['p99_ms'] for r in runs):8.2f} {sum(r['non_2xx'] for r in runs):8.0f}"
+            f"{name:44} {rps:7.0f} {rps / ceiling:10.0%} {cpu:10.1f} {ceiling_cpu / cpu:11.0%} "
+            f"{statistics.median(r['p50_ms'] for r in runs):7.2f} {statistics.median(r['p99_ms'] for r in runs):7.2f} "
+            f"{sum(r['non_2xx'] for r in runs):7.0f}"
         )
+    print(
+        "\nCPU us/req: the server's CPU time (user + system, from /proc) over the requests it answered;"
+        "\nceiling/CPU: the ceiling's CPU per request over this one's, the throughput ratio with the"
+        "\nmachine's other load taken out."
+    )
     print("\nrerun: python bench/mock_throughput.py" + (f" --duration {args.duration}" if args.duration != 8 else ""))
     return 0
 
