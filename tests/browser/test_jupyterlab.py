@@ -190,8 +190,9 @@ def save(page: Any, server: Server, notebook: str) -> nbformat.NotebookNode:
     """Save the notebook as JupyterLab holds it, outputs and cell timings included; read it back."""
     path = server.root / notebook
     before = path.stat().st_mtime_ns
-    page.click(".jp-NotebookPanel .jp-Notebook")  # the notebook has the keyboard focus
-    page.keyboard.press("Control+s")
+    # From the File menu, as Run All came from the Run menu: a click in the notebook could land on a widget.
+    page.click(".lm-MenuBar-itemLabel:text-is('File')")
+    page.click(".lm-Menu-itemLabel:text-is('Save Notebook')")
     deadline = time.monotonic() + 30
     while path.stat().st_mtime_ns == before:
         assert time.monotonic() < deadline, f"JupyterLab did not save {notebook}"
