@@ -63,7 +63,7 @@ BROKEN = {
 }
 Autograded = Callable[[str], tuple[Path, dict[str, Path]]]
 KIT_CONFIG = ROOT / "nbgrader_config.py"
-SKIP_TAGS = ["demo", "skip-execution"]
+SKIPPING_TAGS = ["demo", "skip-execution"]  # tags that would keep a cell from running
 
 
 def tag_test_cells(path: Path) -> Path:
@@ -71,7 +71,7 @@ def tag_test_cells(path: Path) -> Path:
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade"):
-            cell["metadata"]["tags"] = SKIP_TAGS
+            cell["metadata"]["tags"] = SKIPPING_TAGS
     path.write_text(json.dumps(nb))
     return path
 
