@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,12 @@ def cli_check(*notebooks: Path, extra: tuple[str, ...] = (), timeout: float = 60
         args += ["--notebook", str(path)]
     done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def notebook_with(
-    lab: str, tmp: Path, *, append: list[str] = (), replace: dict[str, str] | None = None, name: str | None = None
+    lab: str, tmp: Path, *, append: Sequence[str] = (), replace: dict[str, str] | None = None, name: str | None = None
 ) -> Path:
     """The reference solution of ``lab`` with code cells appended or text replaced: a fake submission."""
     nb = json.loads((SOLUTIONS / f"{STEMS[lab]}.ipynb").read_text())
