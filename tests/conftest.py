@@ -39,6 +39,27 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ByGroup(config, log)
 
 
+# The plain-kernel runs of the shipped notebooks, and the browser test that makes the same assertions.
+PLAIN_KERNEL_RUNS = (
+    "tests/grader/test_notebooks_execute.py::test_solution_notebook_runs_clean",
+    "tests/grader/test_notebooks_execute.py::test_untouched_student_notebook_runs_to_the_last_cell",
+)
+BROWSER_RUNS = "tests/browser/test_jupyterlab.py::test_notebook_runs_in_jupyterlab"
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected what they deselect
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run each shipped notebook once: in JupyterLab when the browser test will run, else in a plain kernel."""
+    from tests.grader.test_notebooks_execute import BROWSER_CAN_RUN
+
+    if not BROWSER_CAN_RUN or not any(item.nodeid.startswith(BROWSER_RUNS) for item in items):
+        return
+    skip = pytest.mark.skip(reason="tests/browser runs this notebook in JupyterLab and asserts the same on it")
+    for item in items:
+        if item.nodeid.startswith(PLAIN_KERNEL_RUNS):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
