@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grading_speed import timed  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+from grading_speed import autograde, timed  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 from grader.registry import LABS  # noqa: E402
 from grader.release import generate  # noqa: E402
@@ -76,24 +76,7 @@ def main() -> int:
         print(f"make grade: {submissions} submissions in {ours:.1f} s; now nbgrader autograde...", flush=True)
 
         def autograde_all() -> float:
-            return sum(
-                timed(
-                    [
-                        python,
-                        "-m",
-                        "nbgrader",
-                        "autograde",
-                        stem,
-                        "--create",
-                        "--force",
-                        "--log-level=ERROR",
-                        f"--CourseDirectory.root={theirs_course}",
-                    ],
-                    theirs_course,
-                    7200,
-                )
-                for stem in LABS.values()
-            )
+            return sum(autograde(stem, theirs_course, 7200) for stem in LABS.values())
 
         theirs = autograde_all()
         # nbgrader reads nbgrader_config.py where it runs: as from the kit's root, demos skipped

@@ -35,6 +35,12 @@ def timed(args: list[str], cwd: Path, timeout: float = 900) -> float:
     return time.perf_counter() - started
 
 
+def autograde(stem: str, course: Path, timeout: float = 900) -> float:
+    """Wall time of plain `nbgrader autograde <stem>` over every submission in ``course``, run from there."""
+    args = ["-m", "nbgrader", "autograde", stem, "--create", "--force", "--log-level=ERROR"]
+    return timed([sys.executable, *args, f"--CourseDirectory.root={course}"], course, timeout)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -57,23 +63,7 @@ def main() -> int:
             return timed(cmd, ROOT)
 
         def nbgrader(labs: list[str]) -> float:
-            return sum(
-                timed(
-                    [
-                        python,
-                        "-m",
-                        "nbgrader",
-                        "autograde",
-                        LABS[lab],
-                        "--force",
-                        "--create",
-                        "--log-level=ERROR",
-                        f"--CourseDirectory.root={course}",
-                    ],
-                    course,
-                )
-                for lab in labs
-            )
+            return sum(autograde(LABS[lab], course) for lab in labs)
 
         scenarios = [(f"lab {lab}", [lab]) for lab in LABS] + [("all labs", list(LABS))]
         times: dict[tuple[str, str], list[float]] = {}
