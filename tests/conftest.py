@@ -8,6 +8,7 @@ import pytest
 
 from mock_llm import InProcessMock, Settings
 from mock_llm.server import BackgroundServer, start_background
+from tests.browser import BROWSER_CAN_RUN
 
 # Under `pytest -n` (make test) a file's tests run on one worker, as its module fixtures (a JupyterLab,
 # a graded class, a server) are built once per worker; these files spread their tests over the workers
@@ -50,8 +51,6 @@ BROWSER_RUNS = "tests/browser/test_jupyterlab.py::test_notebook_runs_in_jupyterl
 @pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected what they deselect
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run each shipped notebook once: in JupyterLab when the browser test will run, else in a plain kernel."""
-    from tests.grader.test_notebooks_execute import BROWSER_CAN_RUN
-
     if not BROWSER_CAN_RUN or not any(item.nodeid.startswith(BROWSER_RUNS) for item in items):
         return
     skip = pytest.mark.skip(reason="tests/browser runs this notebook in JupyterLab and asserts the same on it")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import socket
@@ -14,7 +13,6 @@ import pytest
 from nbclient import NotebookClient
 
 from grader.registry import checks_for
-from tests.browser import CHROMIUM
 
 from .helpers import LABS, SOLUTIONS, STEMS
 
@@ -125,7 +123,6 @@ def assert_ran_to_the_end(nb: nbformat.NotebookNode) -> None:
 # Chromium runs every notebook in JupyterLab (tests/browser) and makes the same assertions on
 # what it saved; where it cannot, or its test is not among those selected, a plain kernel runs
 # the notebook here instead (tests/conftest.py skips these when the browser's will run).
-BROWSER_CAN_RUN = CHROMIUM.exists() and importlib.util.find_spec("playwright") is not None
 
 
 @pytest.mark.parametrize("lab", STEMS)
