@@ -82,11 +82,12 @@ class RedisCache:
         local_ttl_seconds: float,
         local_max_entries: int = 10_000,
         wait_seconds: float = 2.5,
+        timeout_seconds: float = 1.0,
         prefix: str = "capstone:",
     ) -> None:
         import redis.asyncio as aioredis  # only with REDIS_URL: the in-memory service needs no Redis client
 
-        self.redis = aioredis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.redis = aioredis.from_url(url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
         self.ttl_ms = int(ttl_seconds * 1000)
         self.wait_seconds = wait_seconds
         self.prefix = prefix
@@ -111,14 +112,24 @@ class RedisCache:
     async def _shared(self, key: str, compute: Compute) -> tuple[dict[str, Any], bool]:
         from redis.exceptions import RedisError
 
+        paid: list[dict[str, Any]] = []  # what compute() returned: a paid answer is never paid twice
+
+        async def compute_once() -> dict[str, Any]:
+            paid.append(await compute())
+            return paid[0]
+
         try:
-            return await self._through_redis(key, compute)
+            return await self._through_redis(key, compute_once)
         except RedisError:
-            # Redis is down or slow: answer without the shared cache rather than fail the request.
+            # Redis is down or slow: answer without the shared cache rather than fail the request,
+            # with the answer already computed if the error came after it (storing or unlocking).
             self.redis_errors += 1
-            return await compute(), False
+            return (paid[0] if paid else await compute()), False
 
     async def _through_redis(self, key: str, compute: Compute) -> tuple[dict[str, Any], bool]:
+        from redis.exceptions import RedisError
+        from redis.exceptions import TimeoutError as RedisTimeout
+
         name = self.prefix + hashlib.sha256(key.encode()).hexdigest()
         lock = name + ":lock"
         found = await self.redis.get(name)
@@ -127,22 +138,41 @@ class RedisCache:
             return json.loads(found), True
         token = secrets.token_hex(8)
         deadline = time.monotonic() + self.wait_seconds
-        while not await self.redis.set(lock, token, nx=True, px=int(self.wait_seconds * 1000)):
-            # Another process is computing this answer: wait for it, within our budget.
-            self.lock_waits += 1
-            await asyncio.sleep(POLL_SECONDS)
-            found = await self.redis.get(name)
+        while True:
+            try:
+                if await self.redis.set(lock, token, nx=True, px=int(self.wait_seconds * 1000)):
+                    break  # ours: compute and store
+                found = await self.redis.get(name)
+            except RedisTimeout:
+                # A slow round trip (a busy machine) is no reason to pay for the answer another
+                # process is computing: keep waiting until the deadline. Redis down fails fast.
+                self.redis_errors += 1
+                found = None
             if found is not None:
                 self.shared_hits += 1
                 return json.loads(found), True
             if time.monotonic() > deadline:
                 return await compute(), False  # the holder is slow or gone: answer ourselves, uncached
+            self.lock_waits += 1  # another process is computing this answer: wait for it
+            await asyncio.sleep(POLL_SECONDS)
         try:
+            # The holder before us may have stored the answer and unlocked since our last look.
+            found = await self.redis.get(name)
+            if found is not None:
+                self.shared_hits += 1
+                return json.loads(found), True
             value = await compute()
             await self.redis.set(name, json.dumps(value), px=self.ttl_ms)
             return value, False
         finally:
-            await self._release(keys=[lock], args=[token])
+            try:
+                await self._release(keys=[lock], args=[token])
+            except RedisError:
+                self.redis_errors += 1  # the lock expires by itself; the answer (or error) stands
+
+    def stats(self) -> dict[str, int]:
+        """What the shared layer did in this process: the operator's view of Redis's health."""
+        return {"shared_hits": self.shared_hits, "lock_waits": self.lock_waits, "redis_errors": self.redis_errors}
 
     async def ping(self) -> bool:
         try:

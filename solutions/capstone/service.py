@@ -48,6 +48,7 @@ class Service:
                 ttl_seconds=settings.cache_ttl_seconds,
                 local_ttl_seconds=settings.local_cache_ttl_seconds,
                 wait_seconds=settings.singleflight_wait_seconds,
+                timeout_seconds=settings.redis_timeout_seconds,
             )
         else:
             exact = MemoryCache(settings.cache_max_entries, settings.cache_ttl_seconds)
@@ -130,6 +131,8 @@ class Service:
         }
         if isinstance(self.exact, MemoryCache):
             extra["exact_entries"] = len(self.exact)
+        elif isinstance(self.exact, RedisCache):
+            extra["redis"] = self.exact.stats()
         return self.metrics.dashboard(extra)
 
     async def close(self) -> None:

@@ -49,6 +49,7 @@ class Settings:
     semantic_threshold: float = 0.88  # cosine: above negations (~0.8 with the kit's embedder); docs/capstone.md
     semantic_max_entries: int = 10_000
     singleflight_wait_seconds: float = 2.5  # how long a process waits for another's identical call (Redis)
+    redis_timeout_seconds: float = 1.0  # one Redis round trip; past it the request answers without Redis
     # Operations.
     log_level: str = "INFO"
     graceful_shutdown_seconds: float = 20.0

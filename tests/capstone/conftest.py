@@ -136,7 +136,7 @@ def settings_for(mock: MockControl, **overrides: Any) -> Settings:
     """Settings for the mock, with deadlines no busy machine reaches: no verdict depends on speed."""
     return Settings(
         llm_base_url=mock.server.base_url,
-        **{"deadline_seconds": 60.0, "call_timeout_seconds": 30.0, **overrides},
+        **{"deadline_seconds": 60.0, "call_timeout_seconds": 30.0, "redis_timeout_seconds": 10.0, **overrides},
     )
 
 

@@ -37,12 +37,71 @@ async def test_identical_requests_in_two_processes_share_one_call(mock: MockCont
         responses = await asyncio.gather(
             *(client.post("/classify", json={"text": "Ticket 7, meh"}) for client in (first, second) for _ in range(5))
         )
+        stats = [client.app.state.service.exact.stats() for client in (first, second)]  # type: ignore[attr-defined]
     bodies = [r.json() for r in responses]
     assert all(r.status_code == 200 for r in responses)
+    assert [s["redis_errors"] for s in stats] == [0, 0], f"Redis round trips failed, so a process paid alone: {stats}"
     assert len({(b["sentiment"], b["model_used"]) for b in bodies}) == 1
     assert sum(not b["cached"] for b in bodies) == 1
     models = {m: n["calls"] for m, n in mock.ledger()["models"].items()}
     assert models == ({"gpt-3.5-turbo": 1} if bodies[0]["tier"] == "cheap" else {"gpt-3.5-turbo": 1, "gpt-4": 1})
+
+
+async def test_an_answer_paid_for_is_returned_when_redis_fails_to_store_it(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    """When Redis stalls after the model call (storing, unlocking), is that answer returned, not paid for again?"""
+    from solutions.capstone.caches import RedisCache
+
+    cache = RedisCache(redis_url, ttl_seconds=60, local_ttl_seconds=5, wait_seconds=5, timeout_seconds=0.2)
+    calls = 0
+
+    async def compute() -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        redis_server.command("CLIENT", "PAUSE", "1000", "WRITE")  # the SET of the answer now times out
+        return {"sentiment": "neutral"}
+
+    try:
+        value, cached = await cache.get_or_compute("Ticket 8, meh", compute)
+    finally:
+        redis_server.command("CLIENT", "UNPAUSE")
+        await cache.close()
+    assert (value, cached, calls) == ({"sentiment": "neutral"}, False, 1)
+    assert cache.stats()["redis_errors"] >= 1
+
+
+async def test_a_waiter_that_wins_the_lock_late_reads_the_answer_stored_before(
+    redis_url: str, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process stores the answer and unlocks while we sleep between polls: do we read it, not pay again?"""
+    import hashlib
+    import json
+    import types
+
+    from solutions.capstone import caches
+
+    cache = caches.RedisCache(redis_url, ttl_seconds=60, local_ttl_seconds=5, wait_seconds=5, timeout_seconds=5)
+    name = cache.prefix + hashlib.sha256(b"Ticket 6, meh").hexdigest()
+    redis_server.command("SET", name + ":lock", "the-other-process")
+
+    async def other_process_finishes(seconds: float) -> None:  # during our poll's sleep
+        redis_server.command("SET", name, json.dumps({"sentiment": "negative"}))
+        redis_server.command("DEL", name + ":lock")
+
+    monkeypatch.setattr(caches, "asyncio", types.SimpleNamespace(sleep=other_process_finishes))
+    calls = 0
+
+    async def compute() -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        return {"sentiment": "neutral"}
+
+    try:
+        value, cached = await cache.get_or_compute("Ticket 6, meh", compute)
+    finally:
+        await cache.close()
+    assert (value, cached, calls) == ({"sentiment": "negative"}, True, 0)
 
 
 async def test_degraded_answers_are_not_cached(mock: MockControl, redis_url: str, redis_server: RedisServer) -> None:
