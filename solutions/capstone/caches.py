@@ -84,6 +84,7 @@ class RedisCache:
         wait_seconds: float = 2.5,
         timeout_seconds: float = 1.0,
         prefix: str = "capstone:",
+        observe: Callable[[str], None] = lambda event: None,
     ) -> None:
         import redis.asyncio as aioredis  # only with REDIS_URL: the in-memory service needs no Redis client
 
@@ -93,9 +94,9 @@ class RedisCache:
         self.prefix = prefix
         self._local = labs.lab("01").ResponseCache(max_entries=local_max_entries, ttl_seconds=local_ttl_seconds)
         self._release = self.redis.register_script(_RELEASE)
-        self.shared_hits = 0  # answers found in Redis, or waited for from another process
-        self.lock_waits = 0
-        self.redis_errors = 0
+        self.observe = observe  # each event, for the service's /metrics
+        # answers read in Redis (another process's, waited for or not), polls, failed round trips
+        self.events = {"hit": 0, "wait": 0, "error": 0}
 
     async def get_or_compute(self, key: str, compute: Compute) -> tuple[dict[str, Any], bool]:
         async def shared() -> dict[str, Any]:
@@ -123,7 +124,7 @@ class RedisCache:
         except RedisError:
             # Redis is down or slow: answer without the shared cache rather than fail the request,
             # with the answer already computed if the error came after it (storing or unlocking).
-            self.redis_errors += 1
+            self._event("error")
             return (paid[0] if paid else await compute()), False
 
     async def _through_redis(self, key: str, compute: Compute) -> tuple[dict[str, Any], bool]:
@@ -134,7 +135,7 @@ class RedisCache:
         lock = name + ":lock"
         found = await self.redis.get(name)
         if found is not None:
-            self.shared_hits += 1
+            self._event("hit")
             return json.loads(found), True
         token = secrets.token_hex(8)
         deadline = time.monotonic() + self.wait_seconds
@@ -146,20 +147,20 @@ class RedisCache:
             except RedisTimeout:
                 # A slow round trip (a busy machine) is no reason to pay for the answer another
                 # process is computing: keep waiting until the deadline. Redis down fails fast.
-                self.redis_errors += 1
+                self._event("error")
                 found = None
             if found is not None:
-                self.shared_hits += 1
+                self._event("hit")
                 return json.loads(found), True
             if time.monotonic() > deadline:
                 return await compute(), False  # the holder is slow or gone: answer ourselves, uncached
-            self.lock_waits += 1  # another process is computing this answer: wait for it
+            self._event("wait")  # another process is computing this answer: wait for it
             await asyncio.sleep(POLL_SECONDS)
         try:
             # The holder before us may have stored the answer and unlocked since our last look.
             found = await self.redis.get(name)
             if found is not None:
-                self.shared_hits += 1
+                self._event("hit")
                 return json.loads(found), True
             value = await compute()
             await self.redis.set(name, json.dumps(value), px=self.ttl_ms)
@@ -168,11 +169,15 @@ class RedisCache:
             try:
                 await self._release(keys=[lock], args=[token])
             except RedisError:
-                self.redis_errors += 1  # the lock expires by itself; the answer (or error) stands
+                self._event("error")  # the lock expires by itself; the answer (or error) stands
+
+    def _event(self, event: str) -> None:
+        self.events[event] += 1
+        self.observe(event)
 
     def stats(self) -> dict[str, int]:
         """What the shared layer did in this process: the operator's view of Redis's health."""
-        return {"shared_hits": self.shared_hits, "lock_waits": self.lock_waits, "redis_errors": self.redis_errors}
+        return dict(self.events)
 
     async def ping(self) -> bool:
         try:

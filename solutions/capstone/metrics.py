@@ -63,6 +63,12 @@ class ServiceMetrics:
             "capstone_answers", "Answers to /classify by the tier that gave them", ["tier", "degraded"], registry=r
         )
         self.cache = Counter("capstone_cache_lookups", "Cache lookups", ["layer", "result"], registry=r)
+        self.shared_cache = Counter(
+            "capstone_shared_cache_events",
+            "Redis: answers read there (hit), polls for another process's call (wait), failed round trips (error)",
+            ["event"],
+            registry=r,
+        )
         self.breaker = Gauge(
             "capstone_circuit_state", "Circuit breaker per model: 0 closed, 1 half-open, 2 open", ["model"], registry=r
         )

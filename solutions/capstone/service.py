@@ -49,6 +49,7 @@ class Service:
                 local_ttl_seconds=settings.local_cache_ttl_seconds,
                 wait_seconds=settings.singleflight_wait_seconds,
                 timeout_seconds=settings.redis_timeout_seconds,
+                observe=lambda event: metrics.shared_cache.labels(event=event).inc(),
             )
         else:
             exact = MemoryCache(settings.cache_max_entries, settings.cache_ttl_seconds)
