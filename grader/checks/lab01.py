@@ -27,7 +27,7 @@ from mock_llm.inprocess import BASE_URL, TimedASGITransport
 
 from .. import aio
 from ..oracle import Reference
-from ..registry import CheckFailed, Namespace, check
+from ..registry import CheckFailed, Namespace, check, explain
 from .common import IDLE_SECONDS, Clock, Idleness, call, names_unawaited, run_async, until_done_or_idle
 
 MODEL = "gpt-3.5-turbo"  # the notebook's DEFAULT_MODEL
@@ -114,11 +114,29 @@ async def settle() -> None:
 
 
 async def post(app: Any, body: Any, raw: bytes | None = None) -> httpx2.Response:
-    transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
+    """POST /classify to the learner's app; an exception the app let out is kept for :func:`shown`.
+
+    Starlette answers such an exception with a 500 (or the app's own handler for Exception)
+    and raises it on: the 500 alone would hide which line of the notebook failed.
+    """
+    raised: list[Exception] = []
+
+    async def watched(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await app(scope, receive, send)
+        except Exception as exc:
+            raised.append(exc)
+            raise
+
+    transport = httpx2.ASGITransport(app=watched, raise_app_exceptions=False)
     async with httpx2.AsyncClient(transport=transport, base_url="http://service", timeout=30) as http:
         if raw is not None:
-            return await http.post("/classify", content=raw, headers={"content-type": "application/json"})
-        return await http.post("/classify", json=body)
+            response = await http.post("/classify", content=raw, headers={"content-type": "application/json"})
+        else:
+            response = await http.post("/classify", json=body)
+    if raised:
+        response.extensions["app_exception"] = raised[0]
+    return response
 
 
 def make_app(ns: Namespace, client: Any, **kwargs: Any) -> Any:
@@ -145,7 +163,22 @@ def field(response: httpx2.Response, name: str) -> Any:
 
 
 def shown(response: httpx2.Response) -> str:
-    return f"status {response.status_code}, body {body_of(response)!r}"[:300]
+    """The response as a learner reads it, and the exception behind it when the app raised one."""
+    return f"status {response.status_code}, body {body_of(response)!r}"[:300] + raised_note([response])
+
+
+def app_raised(exc: BaseException) -> str:
+    """``exc`` with the notebook cell and line it came from."""
+    return explain(exc).removeprefix("Your code raised ")
+
+
+def raised_note(outcomes: Sequence[object]) -> str:
+    """ "; the app raised: ..." for the first of ``outcomes`` (responses) behind which the app raised."""
+    for outcome in outcomes:
+        raised = outcome.extensions.get("app_exception") if isinstance(outcome, httpx2.Response) else None
+        if raised is not None:
+            return f"; the app raised: {app_raised(raised)}"
+    return ""
 
 
 def error_shape(
@@ -429,7 +462,26 @@ def kind_of(learner: Namespace, outcome: Any) -> str:
         return outcome
     if isinstance(outcome, learner.UpstreamError):
         return str(getattr(outcome, "kind", "(no kind attribute)"))
-    return f"{type(outcome).__name__}: {outcome} (not an UpstreamError)"[:200]
+    return f"{app_raised(outcome)[:300]} (not an UpstreamError)"
+
+
+def wrong_kind(learner: Namespace, message: str, what: str, expected: str, outcome: Any) -> CheckFailed:
+    """The verdict for a fault turned into the wrong outcome, unless a healthy answer fails as well.
+
+    A bug on the answer's own path (a typo after the call) makes every fault look mishandled;
+    then the message says so, rather than blame the fault handling.
+    """
+    if isinstance(outcome, Exception) and not isinstance(outcome, learner.UpstreamError):
+        healthy = _upstream_error(learner, None)
+        if healthy != "no error":
+            return CheckFailed(
+                "classify_sentiment fails on a healthy answer too, so its handling of faults cannot be "
+                "told: fix what check 01-classify reports first.",
+                input="a healthy upstream answer",
+                expected="(label, confidence)",
+                actual=app_raised(healthy) if isinstance(healthy, BaseException) else healthy,
+            )
+    return CheckFailed(message, input=what, expected=expected, actual=kind_of(learner, outcome))
 
 
 @check(
@@ -446,13 +498,14 @@ def classify_malformed(learner: Namespace, ref: Reference) -> None:
         "corrupted": "the label is mangled: accept only one of LABELS",
     }
     for fault, cause in causes.items():
-        kind = kind_of(learner, _upstream_error(learner, fault))
-        if kind != "malformed":
-            raise CheckFailed(
+        outcome = _upstream_error(learner, fault)
+        if kind_of(learner, outcome) != "malformed":
+            raise wrong_kind(
+                learner,
                 f"A malformed answer was not caught ({cause}).",
-                input=f"upstream fault {fault!r}",
-                expected="UpstreamError(kind='malformed')",
-                actual=kind,
+                f"upstream fault {fault!r}",
+                "UpstreamError(kind='malformed')",
+                outcome,
             )
 
 
@@ -485,11 +538,12 @@ def classify_errors(learner: Namespace, ref: Reference) -> None:
         got = kind_of(learner, outcome)
         what = f"upstream fault {fault!r}" if fault else f"model={model!r}, which the provider does not have (404)"
         if got != kind:
-            raise CheckFailed(
+            raise wrong_kind(
+                learner,
                 f"Wrong error translation ({cause}; the SDK client has max_retries=0 here).",
-                input=what,
-                expected=f"UpstreamError(kind={kind!r})",
-                actual=got,
+                what,
+                f"UpstreamError(kind={kind!r})",
+                outcome,
             )
         if kind == "rate_limited":
             retry_after = getattr(outcome, "retry_after", None)
@@ -816,7 +870,7 @@ def cache_hit(learner: Namespace, ref: Reference) -> None:
             "The cache did not serve repeats.",
             input=texts,
             expected="cached: [False, True, True], 1 upstream call",
-            actual=f"cached: {flags}, {upstream.requests} upstream calls",
+            actual=f"cached: {flags}, {upstream.requests} upstream calls{raised_note(responses)}",
         )
     answers = [(field(r, "sentiment"), field(r, "confidence")) for r in responses]
     if len(set(answers)) != 1:
@@ -926,7 +980,7 @@ def single_flight(learner: Namespace, ref: Reference) -> None:
             "Some of the concurrent requests failed or never answered.",
             input=f"{HERD} identical requests at once",
             expected={"status 200": HERD},
-            actual=_summary(outcomes),
+            actual=f"{_summary(outcomes)}{raised_note(outcomes)}",
         )
     if calls != 1 or upstream.requests != 1:
         raise CheckFailed(

@@ -24,7 +24,8 @@ class Submission:
     ``fails``: for a mistake, the checks that must fail, the one named for the mistake
     first; empty for a correct alternative, which must get full marks. ``mentions``: words
     the named check's message must contain (case-insensitive), so the failure names the
-    real cause.
+    real cause; with ``everywhere``, every check in ``fails`` must (a bug that many checks
+    trip over, such as a typo on a shared path).
     """
 
     name: str
@@ -32,6 +33,7 @@ class Submission:
     fails: tuple[str, ...] = ()
     mentions: str = ""
     why: str = ""
+    everywhere: bool = False
 
     @property
     def is_mistake(self) -> bool:

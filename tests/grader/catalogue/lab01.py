@@ -363,6 +363,26 @@ MISTAKES = [
         "not retried",
         "never gives the SDK the retry policy",
     ),
+    Submission(
+        "typo-after-the-call",
+        {
+            '    choices = getattr(response, "choices", None) or []': '    choices = getattr(respone, "choices", None) or []'
+        },
+        (
+            "01-classify",
+            "01-classify-malformed",
+            "01-api-ok",
+            "01-errors-upstream",
+            "01-retry",
+            "01-no-500",
+            "01-cache-hit",
+            "01-single-flight",
+        ),
+        "NameError: name 'respone' is not defined",
+        "a typo on the answer's path: every check that reaches it must name the NameError and its line, "
+        "not blame retries or the fault handling",
+        everywhere=True,
+    ),
     # --- stretch: the cache ------------------------------------------------------------------
     Submission(
         "key-keeps-case",
