@@ -20,6 +20,7 @@ import hashlib
 import json
 import statistics
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -443,6 +444,7 @@ def print_summary(rows: list[Row], out: TextIO) -> None:
 def _gradebook(course: Path, rows: list[Row]) -> None:
     """Record every score in nbgrader's gradebook, as autograde would."""
     from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
 
     from .release import generate
 
@@ -451,7 +453,11 @@ def _gradebook(course: Path, rows: list[Row]) -> None:
         generate(lab, course)  # the assignment's source and its grade cells in the gradebook
     if not labs:
         return
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook, warnings.catch_warnings():
+        # nbgrader builds a submission with its student before adding it to the session, which
+        # SQLAlchemy 2 warns about ("... not in session, add operation along 'Student.submissions'
+        # will not proceed"); nbgrader then adds it itself, and the scores are stored (tested).
+        warnings.filterwarnings("ignore", r"Object of type <\w+> not in session", SAWarning)
         for row in rows:
             gradebook.update_or_create_student(row.student)
             for lab, data in row.results.items():

@@ -102,7 +102,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, di
     submit(course, "hank", "02", flood)
     done = run("grade", "--course", str(course), "--timeout", "30")
     run("feedback", "--course", str(course))
-    return course, read_csv(course), done.stdout
+    return course, read_csv(course), done.stdout + done.stderr
 
 
 def test_every_student_has_one_row_with_the_right_status(graded) -> None:
@@ -137,6 +137,12 @@ def test_the_summary_says_who_needs_a_human(graded) -> None:
     for student in ("dave", "erin", "gina", "frank", "leo", "ivan"):
         assert re.search(rf"^  {student}: ", out, re.M), student
     assert not re.search(r"^  alice: ", out, re.M)
+
+
+def test_grading_a_class_prints_no_warning_or_traceback(graded) -> None:
+    """A warning from a library (nbgrader's SQLAlchemy use) reads like a failure to an instructor."""
+    _, _, out = graded
+    assert not re.search(r"Warning|Traceback", out), out[-3000:]
 
 
 def test_the_gradebook_holds_the_same_scores(graded) -> None:
