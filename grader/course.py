@@ -262,6 +262,7 @@ def grade_course(
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     todo: list[tuple[Submission, str]] = []
     left_out = 0
+    retried = 0  # unchanged, but ungradable last time: tried again
     for submission in submissions:
         key = _key(submission, fingerprint)
         path = _cache_path(course, submission)
@@ -278,6 +279,7 @@ def grade_course(
                 previous["submission_notes"] = submission.notes
                 stored[(submission.student, submission.lab)] = previous
                 continue
+            retried += previous.get("key") == key
         path.unlink(missing_ok=True)  # a failed regrade must never leave the old score standing
         page = course / "feedback" / submission.student / LABS[submission.lab] / f"{LABS[submission.lab]}.html"
         page.unlink(missing_ok=True)
@@ -286,6 +288,7 @@ def grade_course(
     print(
         f"Grading {len(todo)} submission(s) of {len({s.student for s in submissions} | set(missing))} student(s)"
         + (f"; {skipped} unchanged since their last grading (FORCE=1 regrades them)" if skipped else "")
+        + (f"; {retried} unchanged but ungradable last time, tried again" if retried else "")
         + (f"; {left_out} left out by --student/--lab, their last results kept" if left_out else ""),
         file=out,
     )

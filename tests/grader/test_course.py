@@ -189,6 +189,7 @@ def test_rerun_skips_unchanged_and_a_failed_regrade_leaves_no_old_score(graded) 
     again = run("grade", "--course", str(course), "--no-gradebook", "--timeout", "30").stdout
     assert f"Grading {retried} submission(s)" in again, "a crash or timeout is tried again, nothing else"
     assert f"{len(stored) - retried} unchanged since their last grading" in again
+    assert f"; {retried} unchanged but ungradable last time, tried again" in again, "the retries are said"
     alice = course / "submitted" / "alice" / STEMS["02"] / f"{STEMS['02']}.ipynb"
     alice.write_text("{ broken on purpose")
     run("grade", "--course", str(course), "--no-gradebook", "--timeout", "30")
