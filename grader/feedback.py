@@ -81,7 +81,8 @@ def render_page(data: dict[str, Any], hide: list[str]) -> str:
     if data.get("cell_errors"):
         parts.append("<h2>Cells that raised an error</h2><ul>")
         for cell in data["cell_errors"][:10]:
-            parts.append(f"<li>cell {_e(cell['cell'], hide)}: <code>{_e(cell['error'], hide)}</code></li>")
+            where = cell.get("where") or f"cell {cell['cell']}"
+            parts.append(f"<li>{_e(where, hide)}: <code>{_e(cell['error'], hide)}</code></li>")
         parts.append("</ul>")
     parts.append("<h2>Checks</h2><table><tr><th>check</th><th>part</th><th>points</th><th>result</th></tr>")
     for check in data["checks"]:

@@ -38,6 +38,11 @@ class NotebookError(Exception):
 class CellError:
     index: int
     error: str
+    first_line: str = ""  # the cell's first line of code: JupyterLab shows no cell numbers
+
+    @property
+    def where(self) -> str:
+        return f"cell {self.index}" + (f" (`{self.first_line}`)" if self.first_line else "")
 
 
 @dataclass
@@ -170,7 +175,7 @@ def execute(notebook: dict[str, Any], path: Path, module_name: str, label: str) 
             if inspect.iscoroutine(result):
                 asyncio.run(result)
         except BaseException as exc:
-            loaded.errors.append(CellError(index + 1, f"{type(exc).__name__}: {exc}"[:500]))
+            loaded.errors.append(CellError(index + 1, f"{type(exc).__name__}: {exc}"[:500], _first_lines[filename]))
     return loaded
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -61,6 +61,13 @@ class Missing(CheckFailed):
     """The notebook does not define a name the lab asks for."""
 
 
+class OutOfTime(BaseException):
+    """Raised inside a check's process at its CPU-time or wall-time limit, where the code was running.
+
+    A BaseException, like KeyboardInterrupt: a learner's ``except Exception`` does not swallow it.
+    """
+
+
 class GraderError(Exception):
     """The grader's own failure (a missing expectation, a broken reference): never the learner's fault."""
 
@@ -76,15 +83,26 @@ def describe(value: object, limit: int = 300) -> str:
 class Namespace:
     """Attribute access to a notebook's globals, with a clear failure for missing names."""
 
-    def __init__(self, values: dict[str, Any], label: str) -> None:
+    def __init__(self, values: dict[str, Any], label: str, failed_cells: Sequence[tuple[str, str]] = ()) -> None:
         self._values = values
         self._label = label
+        self._failed_cells = list(failed_cells)  # (which cell, error) of the cells that raised while loading
 
     def __getattr__(self, name: str) -> Any:
         try:
             return self._values[name]
         except KeyError:
-            raise Missing(f"The {self._label} does not define `{name}`: run its cell, or check the spelling.") from None
+            pass
+        message = f"The {self._label} does not define `{name}`"
+        if self._failed_cells:
+            # A cell that failed (a syntax error stops the whole cell) is the likeliest cause.
+            cell, error = self._failed_cells[0]
+            more = f" (and {len(self._failed_cells) - 1} more)" if len(self._failed_cells) > 1 else ""
+            raise Missing(
+                f"{message}. {cell[:1].upper()}{cell[1:]} raised {error[:200]}{more} while loading: "
+                f"if `{name}` is defined there, fix that first; otherwise run its cell, or check the spelling."
+            )
+        raise Missing(f"{message}: run its cell, or check the spelling.")
 
     def has(self, name: str) -> bool:
         return name in self._values
@@ -103,6 +121,9 @@ def explain(exc: BaseException) -> str:
         return f"The grader could not run this check (not your fault; tell the instructor): {exc}"
     where = _learner_frame(exc)
     place = f" (in {describe_cell(where.filename, where.lineno)})" if where else ""
+    if isinstance(exc, OutOfTime):
+        stopped = f", stopped in {describe_cell(where.filename, where.lineno)}" if where else ""
+        return f"Timed out: {exc}{stopped}."
     if isinstance(exc, NotImplementedError):
         return f"Not implemented yet: the exercise still raises NotImplementedError{place}."
     detail = str(exc) or "(no message)"

@@ -70,7 +70,7 @@ def _remarks(r: LabResult) -> list[str]:
     out = []
     if r.error:
         out.append(r.error)
-    out += [f"cell {cell['cell']} raised {cell['error']}" for cell in r.cell_errors[:5]]
+    out += [f"{cell.get('where') or 'cell ' + str(cell['cell'])} raised {cell['error']}" for cell in r.cell_errors[:5]]
     out += [f"flagged: {flag}" for flag in r.flags]
     out += [f"note: {note}" for note in r.notes[:5]]
     return out

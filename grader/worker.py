@@ -27,6 +27,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from . import LABS_DIR, SOLUTIONS, live_reference_available
 from .integrity import Snapshot, locked_cells, scan_notebook
 from .loader import REFERENCE_LABEL, NotebookError, execute, parse_notebook, read_notebook
 from .oracle import Reference
-from .registry import LABS, Check, GraderError, Namespace, checks_for, explain
+from .registry import LABS, Check, GraderError, Namespace, OutOfTime, checks_for, explain
 from .sandbox import Sandbox
 
 # Bound now, before any learner code runs: a notebook that replaces os.write or json.dumps
@@ -108,6 +109,7 @@ class Running:
     read_fd: int
     started: float
     data: bytearray = field(default_factory=bytearray)
+    stopping: float | None = None  # when the wall-time limit asked the check to stop (SIGUSR1)
 
     def drain(self) -> None:
         """Read what the check has written so far: a large report must not block it on a full pipe."""
@@ -138,12 +140,22 @@ def _fork_check(
             if hard != resource.RLIM_INFINITY:
                 cpu = min(cpu, hard - 1)
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
+            # At the limit the kernel sends SIGXCPU (once a second until the hard limit): raised
+            # where the code is, the timeout can name the notebook's line (a loop that swallows it
+            # is still ended by the wall-time limit).
+            spent = f"your code computed for more than {context.check_seconds:g} s of CPU time (an infinite loop?)"
+            signal.signal(signal.SIGXCPU, partial(_stop_here, spent))
+            # The wall-time limit asks first, so that a call that never returns is named by its line too.
+            waited = f"the check ran for more than {3 * context.check_seconds:g} s (a call that never returns?)"
+            signal.signal(signal.SIGUSR1, partial(_stop_here, waited))
             if check.visibility == "hidden":  # what the learner's code prints here would reveal the hidden inputs
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, 1)
                 os.dup2(null, 2)
             snapshot = Snapshot()
             outcome = run_one(check, learner, reference, snapshot)
+            for signum in (signal.SIGXCPU, signal.SIGUSR1):  # from here on the report is the grader's own work
+                signal.signal(signum, signal.SIG_DFL if signum == signal.SIGXCPU else signal.SIG_IGN)
             if sandbox is not None:
                 outcome["flags"], outcome["notes"] = sandbox.flags, sandbox.notes
             payload = memoryview(_dumps(outcome).encode())
@@ -154,6 +166,13 @@ def _fork_check(
     os.close(write_fd)
     os.set_blocking(read_fd, False)
     return Running(check, pid, read_fd, started)
+
+
+STOP_GRACE_SECONDS = 5.0  # for a check asked to stop (wall-time limit) to report where it was
+
+
+def _stop_here(message: str, signum: int, frame: object) -> None:
+    raise OutOfTime(message)
 
 
 def _finish(job: Running, status: int | None, timeout: float) -> dict[str, Any]:
@@ -209,8 +228,11 @@ def run_checks(
             if done:
                 running.remove(job)
                 on_result(_finish(job, status, context.check_seconds))
-            elif time.perf_counter() - job.started > wall:
-                os.kill(job.pid, signal.SIGKILL)
+            elif job.stopping is None and time.perf_counter() - job.started > wall:
+                os.kill(job.pid, signal.SIGUSR1)  # raised where the code waits: the report names its line
+                job.stopping = time.perf_counter()
+            elif job.stopping is not None and time.perf_counter() - job.stopping > STOP_GRACE_SECONDS:
+                os.kill(job.pid, signal.SIGKILL)  # it swallowed the request, or cannot run Python code
                 os.waitpid(job.pid, 0)
                 running.remove(job)
                 on_result(_finish(job, None, wall))
@@ -295,7 +317,7 @@ def grade_notebook(
     snapshot = Snapshot()
     originals = [(c, c.fn, c.fn.__code__ if c.fn is not None else None, c.points, c.visibility) for c in checks]
     loaded = execute(notebook, Path(notebook_path), "__notebook__", "notebook")
-    payload["cell_errors"] = [{"cell": e.index, "error": e.error} for e in loaded.errors]
+    payload["cell_errors"] = [{"cell": e.index, "where": e.where, "error": e.error} for e in loaded.errors]
     changed = snapshot.restore()
     for check, fn, code, points, visibility in originals:
         if check.fn is not fn or (fn is not None and fn.__code__ is not code) or check.points != points:
@@ -341,6 +363,6 @@ def grade_notebook(
         payload["checks"] = sorted(done.values(), key=lambda c: order[c["id"]])
         report.send()
 
-    learner = Namespace(loaded.namespace, "notebook")
+    learner = Namespace(loaded.namespace, "notebook", [(e.where, e.error) for e in loaded.errors])
     run_checks(checks, learner, reference, context, sandbox if context.isolate else None, on_result)
     return 0

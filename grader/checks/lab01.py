@@ -195,7 +195,7 @@ def error_shape(
         and "Traceback" not in response.text
     )
     if not ok:
-        if response.status_code in statuses and code is not None:
+        if response.status_code in statuses:
             problem = "right status, but the body is not the error format"
         elif response.status_code == 200:
             problem = "the failure was answered as a success"
@@ -204,7 +204,8 @@ def error_shape(
         raise CheckFailed(
             f"{what}: {problem}." + (f" {why}" if why else ""),
             input=what,
-            expected=f'status {" or ".join(map(str, statuses))} with {{"error": {{"code": {code!r}, "message": ...}}}}',
+            expected=f"status {' or '.join(map(str, statuses))} with "
+            f'{{"error": {{"code": {"..." if code is None else repr(code)}, "message": ...}}}}',
             actual=shown(response),
         )
 

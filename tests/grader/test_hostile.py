@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -57,9 +58,20 @@ def test_infinite_loop_in_one_function_costs_its_checks(tmp_path: Path) -> None:
     path = notebook_with("02", tmp_path, replace=in_cosine("    while True:\n        pass"))
     bad, _ = grade_pair(path, "02")
     checks = {c["id"]: c for c in bad["checks"]}
-    assert "Timed out" in checks["02-cosine-fixed"]["message"]
+    message = checks["02-cosine-fixed"]["message"]
+    assert "Timed out" in message
+    assert re.search(r"stopped in cell \d+ .*line [34]\b", message), f"the loop's own line: {message}"
     assert checks["02-cosine-fixed"]["hint"], "a timeout has a hint too"
     assert checks["02-lru"]["passed"], "checks that do not call it keep their points"
+
+
+def test_a_call_that_never_returns_is_stopped_at_its_line(tmp_path: Path) -> None:
+    """The wall-time limit asks the check to stop before killing it: the report names where it waited."""
+    path = notebook_with("02", tmp_path, replace=in_cosine("    import time\n    time.sleep(10**6)"))
+    bad, _ = grade_pair(path, "02")
+    message = {c["id"]: c for c in bad["checks"]}["02-cosine-fixed"]["message"]
+    assert "Timed out" in message and "never returns" in message
+    assert re.search(r"stopped in cell \d+ .*line 4\b", message), f"the sleep's own line: {message}"
 
 
 def test_sys_exit_and_os_exit(tmp_path: Path) -> None:

@@ -25,7 +25,8 @@ class Submission:
     first; empty for a correct alternative, which must get full marks. ``mentions``: words
     the named check's message must contain (case-insensitive), so the failure names the
     real cause; with ``everywhere``, every check in ``fails`` must (a bug that many checks
-    trip over, such as a typo on a shared path).
+    trip over, such as a typo on a shared path). ``breaks_cell``: the mistake stops a cell
+    from running (a syntax error), so the notebook loads with cell errors.
     """
 
     name: str
@@ -34,6 +35,7 @@ class Submission:
     mentions: str = ""
     why: str = ""
     everywhere: bool = False
+    breaks_cell: bool = False
 
     @property
     def is_mistake(self) -> bool:

@@ -81,6 +81,16 @@ MISTAKES = [
         "divides by |a| |a|",
     ),
     Submission(
+        "indentation-error",
+        {"    b = np.asarray(b, dtype=float)\n": "     b = np.asarray(b, dtype=float)\n"},
+        ("02-cosine-fixed", "02-cosine-properties", "02-cosine-zero"),
+        "raised IndentationError: unexpected indent",
+        "a syntax error stops the whole cell: every check of what it defines must point to that cell's error, "
+        "not only say the name is missing",
+        everywhere=True,
+        breaks_cell=True,
+    ),
+    Submission(
         "no-zero-guard",
         {ZERO_GUARD: ""},
         ("02-cosine-zero",),
