@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +66,23 @@ class OutOfTime(BaseException):
     """Raised inside a check's process at its CPU-time or wall-time limit, where the code was running.
 
     A BaseException, like KeyboardInterrupt: a learner's ``except Exception`` does not swallow it.
+    ``where`` is the notebook line any thread was running when the limit came (async code runs
+    in a thread of its own, and only the main thread receives the signal).
     """
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def running_learner_line() -> str | None:
+    """The notebook cell and line some thread is running now (the innermost), or None."""
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if is_learner_file(frame.f_code.co_filename):
+                return describe_cell(frame.f_code.co_filename, frame.f_lineno)
+            frame = frame.f_back  # type: ignore[assignment]
+    return None
 
 
 class GraderError(Exception):
@@ -122,8 +139,8 @@ def explain(exc: BaseException) -> str:
     where = _learner_frame(exc)
     place = f" (in {describe_cell(where.filename, where.lineno)})" if where else ""
     if isinstance(exc, OutOfTime):
-        stopped = f", stopped in {describe_cell(where.filename, where.lineno)}" if where else ""
-        return f"Timed out: {exc}{stopped}."
+        line = describe_cell(where.filename, where.lineno) if where else exc.where
+        return f"Timed out: {exc}" + (f", stopped in {line}." if line else ".")
     if isinstance(exc, NotImplementedError):
         return f"Not implemented yet: the exercise still raises NotImplementedError{place}."
     detail = str(exc) or "(no message)"

@@ -35,7 +35,7 @@ from . import LABS_DIR, SOLUTIONS, live_reference_available
 from .integrity import Snapshot, locked_cells, scan_notebook
 from .loader import REFERENCE_LABEL, NotebookError, execute, parse_notebook, read_notebook
 from .oracle import Reference
-from .registry import LABS, Check, GraderError, Namespace, OutOfTime, checks_for, explain
+from .registry import LABS, Check, GraderError, Namespace, OutOfTime, checks_for, explain, running_learner_line
 from .sandbox import Sandbox
 
 # Bound now, before any learner code runs: a notebook that replaces os.write or json.dumps
@@ -59,6 +59,11 @@ class Context:
     check_parallel: int
     isolate: bool = True
     applied: list[str] = field(default_factory=list)
+
+    @property
+    def wall_seconds(self) -> float:
+        """A check's wall-time limit: three times its CPU time, for calls that never return."""
+        return 3 * self.check_seconds
 
 
 def result(check: Check, passed: bool, message: str = "", duration: float = 0.0, **extra: Any) -> dict[str, Any]:
@@ -146,7 +151,7 @@ def _fork_check(
             spent = f"your code computed for more than {context.check_seconds:g} s of CPU time (an infinite loop?)"
             signal.signal(signal.SIGXCPU, partial(_stop_here, spent))
             # The wall-time limit asks first, so that a call that never returns is named by its line too.
-            waited = f"the check ran for more than {3 * context.check_seconds:g} s (a call that never returns?)"
+            waited = f"the check ran for more than {context.wall_seconds:g} s (a call that never returns?)"
             signal.signal(signal.SIGUSR1, partial(_stop_here, waited))
             if check.visibility == "hidden":  # what the learner's code prints here would reveal the hidden inputs
                 null = os.open(os.devnull, os.O_WRONLY)
@@ -154,8 +159,8 @@ def _fork_check(
                 os.dup2(null, 2)
             snapshot = Snapshot()
             outcome = run_one(check, learner, reference, snapshot)
-            for signum in (signal.SIGXCPU, signal.SIGUSR1):  # from here on the report is the grader's own work
-                signal.signal(signum, signal.SIG_DFL if signum == signal.SIGXCPU else signal.SIG_IGN)
+            signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # from here on the report is the grader's own work
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
             if sandbox is not None:
                 outcome["flags"], outcome["notes"] = sandbox.flags, sandbox.notes
             payload = memoryview(_dumps(outcome).encode())
@@ -172,7 +177,7 @@ STOP_GRACE_SECONDS = 5.0  # for a check asked to stop (wall-time limit) to repor
 
 
 def _stop_here(message: str, signum: int, frame: object) -> None:
-    raise OutOfTime(message)
+    raise OutOfTime(message, running_learner_line())
 
 
 def _finish(job: Running, status: int | None, timeout: float) -> dict[str, Any]:
@@ -217,7 +222,7 @@ def run_checks(
     """
     pending = [c for c in checks if c.runnable]
     running: list[Running] = []
-    wall = 3 * context.check_seconds
+    wall = context.wall_seconds
     while pending or running:
         while pending and len(running) < context.check_parallel:
             running.append(_fork_check(pending.pop(0), learner, reference, context, sandbox))

@@ -74,6 +74,30 @@ def test_a_call_that_never_returns_is_stopped_at_its_line(tmp_path: Path) -> Non
     assert re.search(r"stopped in cell \d+ .*line 4\b", message), f"the sleep's own line: {message}"
 
 
+def test_a_timeout_names_the_line_another_thread_is_running() -> None:
+    """Async checks run the learner's code in a thread of their own, and a limit's signal reaches
+    only the main thread: the verdict still names the line the learner's thread was on."""
+    import threading
+
+    from grader.registry import OutOfTime, explain, running_learner_line
+
+    namespace: dict[str, object] = {}
+    exec(compile("def wait(event):\n    event.wait()\n", "<notebook cell 7>", "exec"), namespace)
+    release = threading.Event()
+    thread = threading.Thread(target=namespace["wait"], args=(release,))  # type: ignore[arg-type]
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while running_learner_line() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        message = explain(OutOfTime("the check ran for more than 12 s", running_learner_line()))
+    finally:
+        release.set()
+        thread.join()
+    assert message == "Timed out: the check ran for more than 12 s, stopped in cell 7, line 2."
+    assert running_learner_line() is None, "no learner code runs now"
+
+
 def test_sys_exit_and_os_exit(tmp_path: Path) -> None:
     exit_in_cell = notebook_with("02", tmp_path, append=["import sys\nsys.exit(3)"])
     bad, _ = grade_pair(exit_in_cell, "02")
