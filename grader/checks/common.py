@@ -117,6 +117,11 @@ def close(a: float, b: float, tol: float = 1e-6) -> bool:
     return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
 
 
+def raised_where(exc: BaseException) -> str:
+    """``exc`` as "NameError: ... (in cell 5 (`...`), line 3)": what learner code raised, and where."""
+    return explain(exc).removeprefix("Your code raised ")
+
+
 def call(description: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call learner code; turn an unexpected exception into a failure that says where."""
     try:
@@ -128,7 +133,7 @@ def call(description: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
             f"{description} raised {type(exc).__name__}.",
             input=description,
             expected="a result, not an exception",
-            actual=explain(exc).removeprefix("Your code raised "),
+            actual=raised_where(exc),
         ) from exc
 
 

@@ -27,8 +27,17 @@ from mock_llm.inprocess import BASE_URL, TimedASGITransport
 
 from .. import aio
 from ..oracle import Reference
-from ..registry import CheckFailed, Namespace, check, explain
-from .common import IDLE_SECONDS, Clock, Idleness, call, names_unawaited, run_async, until_done_or_idle
+from ..registry import CheckFailed, Namespace, check
+from .common import (
+    IDLE_SECONDS,
+    Clock,
+    Idleness,
+    call,
+    names_unawaited,
+    raised_where,
+    run_async,
+    until_done_or_idle,
+)
 
 MODEL = "gpt-3.5-turbo"  # the notebook's DEFAULT_MODEL
 OTHER_MODEL = "gpt-4"  # not the default: code that ignores its `model` argument shows here
@@ -167,17 +176,12 @@ def shown(response: httpx2.Response) -> str:
     return f"status {response.status_code}, body {body_of(response)!r}"[:300] + raised_note([response])
 
 
-def app_raised(exc: BaseException) -> str:
-    """``exc`` with the notebook cell and line it came from."""
-    return explain(exc).removeprefix("Your code raised ")
-
-
 def raised_note(outcomes: Sequence[object]) -> str:
     """ "; the app raised: ..." for the first of ``outcomes`` (responses) behind which the app raised."""
     for outcome in outcomes:
         raised = outcome.extensions.get("app_exception") if isinstance(outcome, httpx2.Response) else None
         if raised is not None:
-            return f"; the app raised: {app_raised(raised)}"
+            return f"; the app raised: {raised_where(raised)}"
     return ""
 
 
@@ -463,7 +467,7 @@ def kind_of(learner: Namespace, outcome: Any) -> str:
         return outcome
     if isinstance(outcome, learner.UpstreamError):
         return str(getattr(outcome, "kind", "(no kind attribute)"))
-    return f"{app_raised(outcome)[:300]} (not an UpstreamError)"
+    return f"{raised_where(outcome)[:300]} (not an UpstreamError)"
 
 
 def wrong_kind(learner: Namespace, message: str, what: str, expected: str, outcome: Any) -> CheckFailed:
@@ -480,7 +484,7 @@ def wrong_kind(learner: Namespace, message: str, what: str, expected: str, outco
                 "told: fix what check 01-classify reports first.",
                 input="a healthy upstream answer",
                 expected="(label, confidence)",
-                actual=app_raised(healthy) if isinstance(healthy, BaseException) else healthy,
+                actual=raised_where(healthy),
             )
     return CheckFailed(message, input=what, expected=expected, actual=kind_of(learner, outcome))
 

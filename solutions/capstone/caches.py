@@ -133,35 +133,32 @@ class RedisCache:
 
         name = self.prefix + hashlib.sha256(key.encode()).hexdigest()
         lock = name + ":lock"
-        found = await self.redis.get(name)
+        found = await self._stored(name)
         if found is not None:
-            self._event("hit")
-            return json.loads(found), True
+            return found, True
         token = secrets.token_hex(8)
         deadline = time.monotonic() + self.wait_seconds
         while True:
             try:
                 if await self.redis.set(lock, token, nx=True, px=int(self.wait_seconds * 1000)):
                     break  # ours: compute and store
-                found = await self.redis.get(name)
+                found = await self._stored(name)
             except RedisTimeout:
                 # A slow round trip (a busy machine) is no reason to pay for the answer another
                 # process is computing: keep waiting until the deadline. Redis down fails fast.
                 self._event("error")
                 found = None
             if found is not None:
-                self._event("hit")
-                return json.loads(found), True
+                return found, True
             if time.monotonic() > deadline:
                 return await compute(), False  # the holder is slow or gone: answer ourselves, uncached
             self._event("wait")  # another process is computing this answer: wait for it
             await asyncio.sleep(POLL_SECONDS)
         try:
             # The holder before us may have stored the answer and unlocked since our last look.
-            found = await self.redis.get(name)
+            found = await self._stored(name)
             if found is not None:
-                self._event("hit")
-                return json.loads(found), True
+                return found, True
             value = await compute()
             await self.redis.set(name, json.dumps(value), px=self.ttl_ms)
             return value, False
@@ -170,6 +167,14 @@ class RedisCache:
                 await self._release(keys=[lock], args=[token])
             except RedisError:
                 self._event("error")  # the lock expires by itself; the answer (or error) stands
+
+    async def _stored(self, name: str) -> dict[str, Any] | None:
+        """The answer stored under ``name``, counted as a hit, or None."""
+        found = await self.redis.get(name)
+        if found is None:
+            return None
+        self._event("hit")
+        return json.loads(found)  # type: ignore[no-any-return]
 
     def _event(self, event: str) -> None:
         self.events[event] += 1
